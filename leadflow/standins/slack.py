@@ -1,0 +1,329 @@
+"""A local stand-in for the Slack Web API: checks what Slack checks and keeps what it accepts.
+
+Mount point: point the notifier at ``SLACK_API_URL=http://host:port/api/``. It answers like Slack does,
+HTTP 200 with ``{"ok": false, "error": "..."}`` for every refusal, so the notifier's error handling is
+exercised as it would be in production.
+
+Control endpoints (not part of Slack) for tests and demos:
+
+* ``POST /_standin/faults`` queues a fault for the next API calls, e.g. ``{"mode": "429", "retry_after": 1,
+  "count": 2}``, ``{"mode": "500", "count": 3}``, ``{"mode": "hang", "seconds": 5, "count": 1}`` or
+  ``{"mode": "error", "error": "channel_not_found", "count": 1}``. Faults apply in order, each to ``count``
+  calls. A hang delays the call and then handles it normally, as a slow Slack that still posts would.
+* ``GET`` / ``DELETE /_standin/faults`` reads or clears the queue.
+* ``GET /_standin/slack/messages`` (``?channel=``) lists accepted messages, oldest first;
+  ``DELETE`` forgets them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from slack_sdk.models.blocks import Block
+
+_CHANNEL = re.compile(r"^[UCGDW][A-Z0-9]{2,}$")
+# Slack's own limits: blocks per message and characters of top-level text.
+_MAX_BLOCKS = 50
+_MAX_TEXT = 40_000
+_BOT_ID = "B0STANDIN"
+
+
+class FaultSpec(BaseModel):
+    """One injected fault: what to answer and for how many API calls."""
+
+    mode: Literal["429", "500", "502", "503", "hang", "error"]
+    count: int = Field(default=1, ge=1)
+    retry_after: int = Field(default=1, ge=0)
+    seconds: float = Field(default=5.0, ge=0)
+    error: str = "internal_error"
+
+
+@dataclass
+class SlackState:
+    """What the stand-in remembers: accepted messages and the fault queue."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[FaultSpec] = field(default_factory=list)
+    _seq: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def next_ts(self) -> str:
+        """A message timestamp unique within this stand-in, shaped like Slack's ("1700000000.000001")."""
+        return f"{int(time.time())}.{next(self._seq):06d}"
+
+    def take_fault(self) -> FaultSpec | None:
+        """Consume one use of the fault at the head of the queue, if any."""
+        if not self.faults:
+            return None
+        head = self.faults[0]
+        if head.count <= 1:
+            self.faults.pop(0)
+        else:
+            self.faults[0] = head.model_copy(update={"count": head.count - 1})
+        return head
+
+
+class _Refusal(Exception):
+    """Slack's way of saying no: HTTP 200 with ok=false and an error string."""
+
+    def __init__(self, error: str, detail: str | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.detail = detail
+
+
+def create_slack_app(token: str, *, state: SlackState | None = None) -> FastAPI:
+    """Build the Slack stand-in app accepting ``Bearer <token>``."""
+    app = FastAPI(title="LeadFlow Slack stand-in", docs_url=None, redoc_url=None)
+    app.state.slack = state or SlackState()
+    app.include_router(slack_router(token, app.state.slack))
+    return app
+
+
+def slack_router(token: str, state: SlackState) -> APIRouter:
+    """The Web API methods and the control endpoints, to mount on any app."""
+    router = APIRouter()
+
+    @router.post("/api/chat.postMessage")
+    async def post_message(request: Request) -> Response:
+        fault = await _apply_fault(state)
+        if fault is not None:
+            return fault
+        try:
+            body = await _checked_body(request, token)
+            channel = _checked_channel(body)
+            text, blocks = _checked_content(body)
+        except _Refusal as refusal:
+            return _refused(refusal)
+        ts = state.next_ts()
+        message = _stored(body, channel=channel, ts=ts, text=text, blocks=blocks, method="chat.postMessage")
+        state.messages.append(message)
+        return _ok({"channel": channel, "ts": ts, "message": _as_slack_message(message)})
+
+    @router.post("/api/chat.update")
+    async def update(request: Request) -> Response:
+        fault = await _apply_fault(state)
+        if fault is not None:
+            return fault
+        try:
+            body = await _checked_body(request, token)
+            channel = _checked_channel(body)
+            ts = body.get("ts")
+            if not isinstance(ts, str) or not ts:
+                raise _Refusal("message_not_found")
+            index = next(
+                (i for i, m in enumerate(state.messages) if m["channel"] == channel and m["ts"] == ts), None
+            )
+            if index is None:
+                raise _Refusal("message_not_found")
+            text, blocks = _checked_content(body)
+        except _Refusal as refusal:
+            return _refused(refusal)
+        previous = state.messages[index]
+        updated = _stored(body, channel=channel, ts=ts, text=text, blocks=blocks, method="chat.update")
+        updated["edits"] = previous.get("edits", 0) + 1
+        state.messages[index] = updated
+        return _ok({"channel": channel, "ts": ts, "text": text, "message": _as_slack_message(updated)})
+
+    @router.get("/_standin/slack/messages")
+    async def list_messages(channel: str | None = None) -> dict[str, Any]:
+        messages = [m for m in state.messages if channel is None or m["channel"] == channel]
+        return {"messages": messages}
+
+    @router.delete("/_standin/slack/messages")
+    async def clear_messages() -> dict[str, Any]:
+        state.messages.clear()
+        return {"ok": True}
+
+    @router.post("/_standin/faults")
+    async def add_fault(spec: FaultSpec) -> dict[str, Any]:
+        state.faults.append(spec)
+        return {"faults": [f.model_dump() for f in state.faults]}
+
+    @router.get("/_standin/faults")
+    async def list_faults() -> dict[str, Any]:
+        return {"faults": [f.model_dump() for f in state.faults]}
+
+    @router.delete("/_standin/faults")
+    async def clear_faults() -> dict[str, Any]:
+        state.faults.clear()
+        return {"ok": True}
+
+    return router
+
+
+async def _apply_fault(state: SlackState) -> Response | None:
+    # Taken before any waiting, so a client that gives up on a hang still uses up the fault.
+    fault = state.take_fault()
+    if fault is None:
+        return None
+    if fault.mode == "hang":
+        await asyncio.sleep(fault.seconds)
+        return None
+    if fault.mode == "429":
+        return JSONResponse(
+            {"ok": False, "error": "ratelimited"},
+            status_code=429,
+            headers={"Retry-After": str(fault.retry_after)},
+        )
+    if fault.mode == "error":
+        return _refused(_Refusal(fault.error))
+    return JSONResponse({"ok": False, "error": "internal_error"}, status_code=int(fault.mode))
+
+
+async def _checked_body(request: Request, token: str) -> dict[str, Any]:
+    # Slack checks the token before it looks at the payload.
+    authorization = request.headers.get("authorization")
+    if not authorization:
+        raise _Refusal("not_authed")
+    scheme, _, credential = authorization.partition(" ")
+    if scheme.lower() != "bearer" or credential.strip() != token:
+        raise _Refusal("invalid_auth")
+    content_type = request.headers.get("content-type")
+    if not content_type:
+        raise _Refusal("missing_post_type")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise _Refusal(
+            "invalid_post_type", f"unsupported Content-Type {content_type!r}; send application/json"
+        )
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise _Refusal("invalid_json", str(exc)) from exc
+    if not isinstance(body, dict):
+        raise _Refusal("json_not_object")
+    return body
+
+
+def _checked_channel(body: dict[str, Any]) -> str:
+    channel = body.get("channel")
+    if not isinstance(channel, str) or not _CHANNEL.match(channel):
+        raise _Refusal("channel_not_found")
+    return channel
+
+
+def _checked_content(body: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]] | None]:
+    text = body.get("text")
+    blocks = body.get("blocks")
+    if isinstance(blocks, str):
+        # Slack also takes blocks as a JSON-encoded string (form-encoded clients send them that way).
+        try:
+            blocks = orjson.loads(blocks)
+        except orjson.JSONDecodeError as exc:
+            raise _Refusal("invalid_blocks_format", str(exc)) from exc
+    if text is not None and not isinstance(text, str):
+        raise _Refusal("invalid_arguments", "text must be a string")
+    if not text and not blocks:
+        raise _Refusal("no_text")
+    if text is not None and len(text) > _MAX_TEXT:
+        raise _Refusal("msg_too_long")
+    if blocks is not None:
+        _validate_blocks(blocks)
+    return text, blocks
+
+
+def _validate_blocks(blocks: Any) -> None:
+    if not isinstance(blocks, list):
+        raise _Refusal("invalid_blocks", "blocks must be an array")
+    if len(blocks) > _MAX_BLOCKS:
+        raise _Refusal("invalid_blocks", f"no more than {_MAX_BLOCKS} items allowed [json-pointer:/blocks]")
+    for index, raw in enumerate(blocks):
+        where = f"[json-pointer:/blocks/{index}]"
+        if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+            raise _Refusal("invalid_blocks", f"block must be an object with a type {where}")
+        try:
+            parsed = Block.parse(raw)
+            if parsed is None:
+                raise _Refusal("invalid_blocks", f"unknown block type {raw['type']!r} {where}")
+            # to_dict() validates the block and, recursively, every element and text object inside it.
+            normalized = parsed.to_dict()
+        except _Refusal:
+            raise
+        except Exception as exc:
+            # slack_sdk reports bad input as formation errors, TypeErrors or worse: all of it is the
+            # client's fault here, and Slack answers all of it with invalid_blocks.
+            raise _Refusal("invalid_blocks", f"{exc} {where}") from exc
+        # slack_sdk quietly drops what it does not know and coerces a bare string into a text object;
+        # Slack refuses both, so anything the round trip lost or changed is invalid.
+        lost = _first_difference(raw, normalized, where=f"/blocks/{index}")
+        if lost is not None:
+            raise _Refusal("invalid_blocks", f"unsupported or malformed value [json-pointer:{lost}]")
+
+
+def _first_difference(raw: Any, normalized: Any, *, where: str) -> str | None:
+    """Where ``raw`` has a value that ``normalized`` lacks or changed; None when raw survived intact."""
+    if isinstance(raw, dict):
+        if not isinstance(normalized, dict):
+            return where
+        for key, value in raw.items():
+            if key not in normalized:
+                return f"{where}/{key}"
+            found = _first_difference(value, normalized[key], where=f"{where}/{key}")
+            if found is not None:
+                return found
+        return None
+    if isinstance(raw, list):
+        if not isinstance(normalized, list) or len(raw) != len(normalized):
+            return where
+        for i, (item, other) in enumerate(zip(raw, normalized, strict=True)):
+            found = _first_difference(item, other, where=f"{where}/{i}")
+            if found is not None:
+                return found
+        return None
+    return None if raw == normalized else where
+
+
+def _stored(
+    body: dict[str, Any],
+    *,
+    channel: str,
+    ts: str,
+    text: str | None,
+    blocks: list[dict[str, Any]] | None,
+    method: str,
+) -> dict[str, Any]:
+    return {
+        "method": method,
+        "channel": channel,
+        "ts": ts,
+        "text": text,
+        "blocks": blocks,
+        "thread_ts": body.get("thread_ts"),
+        "received_at": time.time(),
+        "payload": body,
+    }
+
+
+def _as_slack_message(stored: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "type": "message",
+        "subtype": "bot_message",
+        "bot_id": _BOT_ID,
+        "text": stored["text"] or "",
+        "ts": stored["ts"],
+    }
+    if stored["blocks"] is not None:
+        message["blocks"] = stored["blocks"]
+    if stored["thread_ts"] is not None:
+        message["thread_ts"] = stored["thread_ts"]
+    return message
+
+
+def _ok(payload: dict[str, Any]) -> JSONResponse:
+    return JSONResponse({"ok": True, **payload})
+
+
+def _refused(refusal: _Refusal) -> JSONResponse:
+    payload: dict[str, Any] = {"ok": False, "error": refusal.error}
+    if refusal.detail is not None:
+        payload["response_metadata"] = {"messages": [f"[ERROR] {refusal.detail}"]}
+    return JSONResponse(payload)

@@ -1,0 +1,119 @@
+"""A local SMTP sink: accepts every message, parses it, and lists it over HTTP.
+
+The aiosmtpd controller runs the SMTP server on its own thread; the HTTP app reads the same
+:class:`MailSink`, so the list is guarded by a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import getaddresses
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from fastapi import APIRouter
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    """One message as the sink understood it."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    from_header: str
+    to_header: str
+    subject: str
+    text: str | None
+    html: str | None
+    received_at: float
+
+    def addressed_to(self, address: str) -> bool:
+        """Whether the address is an envelope recipient or named in the To header (case-insensitive)."""
+        wanted = address.strip().lower()
+        header_addresses = {a.lower() for _, a in getaddresses([self.to_header])}
+        return wanted in {r.lower() for r in self.rcpt_tos} or wanted in header_addresses
+
+
+class MailSink:
+    """aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._messages: list[ReceivedMail] = []
+
+    @property
+    def messages(self) -> list[ReceivedMail]:
+        """A snapshot of the received messages, oldest first."""
+        with self._lock:
+            return list(self._messages)
+
+    def clear(self) -> None:
+        """Forget every received message."""
+        with self._lock:
+            self._messages.clear()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """Parse and keep the message; aiosmtpd calls this once per DATA command."""
+        raw = envelope.original_content or envelope.content or b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8")
+        mail = _parse(raw, envelope)
+        with self._lock:
+            self._messages.append(mail)
+        return "250 Message accepted for delivery"
+
+
+def start_smtp_sink(host: str, port: int, sink: MailSink | None = None) -> Controller:
+    """Start an SMTP server on host:port feeding ``sink`` (= ``controller.handler``); ``.stop()`` ends it."""
+    # SMTPUTF8 so a Japanese display name or address is accepted as a real server would.
+    controller = Controller(sink or MailSink(), hostname=host, port=port, enable_SMTPUTF8=True)
+    controller.start()
+    return controller
+
+
+def mail_router(sink: MailSink) -> APIRouter:
+    """HTTP read-out of the sink: ``GET /_standin/mail/messages`` (``?to=``) and ``DELETE`` to clear."""
+    router = APIRouter()
+
+    @router.get("/_standin/mail/messages")
+    async def list_mail(to: str | None = None) -> dict[str, Any]:
+        mails = [m for m in sink.messages if to is None or m.addressed_to(to)]
+        return {"messages": [asdict(m) for m in mails]}
+
+    @router.delete("/_standin/mail/messages")
+    async def clear_mail() -> dict[str, Any]:
+        sink.clear()
+        return {"ok": True}
+
+    return router
+
+
+def _parse(raw: bytes, envelope: Envelope) -> ReceivedMail:
+    message = message_from_bytes(raw, policy=policy.default)
+    text = html = None
+    if isinstance(message, EmailMessage):
+        text = _body(message, "plain")
+        html = _body(message, "html")
+    return ReceivedMail(
+        mail_from=envelope.mail_from or "",
+        rcpt_tos=tuple(envelope.rcpt_tos),
+        from_header=str(message.get("From", "")),
+        to_header=str(message.get("To", "")),
+        subject=str(message.get("Subject", "")),
+        text=text,
+        html=html,
+        received_at=time.time(),
+    )
+
+
+def _body(message: EmailMessage, subtype: str) -> str | None:
+    part = message.get_body(preferencelist=(subtype,))
+    if part is None or not isinstance(part, EmailMessage):
+        return None
+    content = part.get_content()
+    return content if isinstance(content, str) else None

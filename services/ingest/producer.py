@@ -1,0 +1,55 @@
+"""Publishes normalized events to Kafka and waits for the broker's acknowledgement."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+
+from shared.events import CloudEvent, CloudEventType, LeadEvent, Topics
+
+
+class PublishUnavailable(RuntimeError):
+    """Kafka did not acknowledge in time: the caller answers 503, never 202."""
+
+
+def to_cloud_event(event: LeadEvent, correlation_id: str) -> CloudEvent[LeadEvent]:
+    return CloudEvent[LeadEvent](
+        id=event.event_id,
+        source=f"/leadflow/ingest/{event.source}",
+        type=CloudEventType.LEAD_EVENT,
+        subject=event.lead_id,
+        time=event.occurred_at,
+        correlationid=correlation_id,
+        data=event,
+    )
+
+
+class EventPublisher:
+    def __init__(self, producer: AIOKafkaProducer, timeout_s: float) -> None:
+        self.producer = producer
+        self.timeout_s = timeout_s
+
+    async def publish(self, events: Sequence[LeadEvent], correlation_id: str | None = None) -> None:
+        """Durably publish (acks=all, idempotent) or raise PublishUnavailable."""
+        cid = correlation_id or uuid.uuid4().hex
+        try:
+            futures = []
+            for event in events:
+                cloud = to_cloud_event(event, cid)
+                futures.append(
+                    await asyncio.wait_for(
+                        self.producer.send(
+                            Topics.EVENTS,
+                            cloud.to_bytes(),
+                            key=event.lead_id.encode(),
+                            headers=[("correlation_id", cid.encode()), ("ce_type", cloud.type.encode())],
+                        ),
+                        timeout=self.timeout_s,
+                    )
+                )
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=self.timeout_s)
+        except Exception as exc:  # KafkaError, timeout: the event is not known to be stored
+            raise PublishUnavailable(str(exc) or type(exc).__name__) from exc

@@ -1,0 +1,137 @@
+"""What sources post to ingest: one documented JSON shape per channel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import re
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.normalize import normalize_email
+
+_EMAIL_SHAPE = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
+
+
+def _valid_email(value: str) -> str:
+    normalized = normalize_email(value)
+    if not _EMAIL_SHAPE.match(normalized):
+        raise ValueError("not an email address")
+    return normalized
+
+
+Email = Annotated[str, Field(max_length=320), AfterValidator(_valid_email)]
+Text = Annotated[str, Field(max_length=500)]
+LongText = Annotated[str, Field(max_length=5000)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    occurred_at: datetime | None = Field(default=None, description="When it happened (ISO 8601); defaults to receipt time.")
+    event_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="The sender's own id; the same id is applied once."
+    )
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("occurred_at needs a time zone offset, e.g. 2026-11-23T10:00:00+09:00")
+        return value
+
+
+class _PersonBody(_Body):
+    email: Email
+    name: Text | None = None
+    company: Text | None = None
+    title: Text | None = None
+    phone: Annotated[str, Field(max_length=50)] | None = None
+    industry: Text | None = None
+    employees: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    country: Annotated[str, Field(max_length=60)] | None = None
+
+
+class FormEvent(_PersonBody):
+    """A web form submission."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "taro.tanaka@example.co.jp",
+                    "name": "田中 太郎",
+                    "company": "株式会社サンプル",
+                    "title": "営業部長",
+                    "phone": "03-1234-5678",
+                    "industry": "manufacturing",
+                    "employees": 500,
+                    "country": "JP",
+                    "form": "demo_request",
+                    "occurred_at": "2026-11-23T10:00:00+09:00",
+                }
+            ]
+        }
+    )
+    form: Literal["demo_request", "contact", "document_request", "pricing", "newsletter"]
+    message: LongText | None = None
+
+
+class WebinarEvent(_PersonBody):
+    """A webinar or seminar registration, attendance, question or consultation request."""
+
+    webinar: Text
+    action: Literal["registered", "attended", "no_show", "question", "consultation_request"]
+    minutes: Annotated[int, Field(ge=0, le=24 * 60)] | None = None
+    question: LongText | None = None
+
+
+class TradeshowEvent(_PersonBody):
+    """A badge scan or business-card exchange at a trade show."""
+
+    show: Text
+    action: Literal["badge_scan"] = "badge_scan"
+    rating: Literal["hot", "warm", "cold"] | None = None
+    notes: LongText | None = None
+
+
+class BehaviorEvent(_Body):
+    """A marketing-automation behaviour webhook."""
+
+    email: Email
+    type: Literal["email_open", "email_click", "page_view", "whitepaper_download", "unsubscribe", "bounce"]
+    url: Annotated[str, Field(max_length=2000)] | None = None
+    bounce_type: Literal["hard", "soft"] | None = None
+
+
+class BantBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    budget: bool = False
+    authority: bool = False
+    need: bool = False
+    timeline: bool = False
+
+
+class FeedbackEvent(_Body):
+    """Sales feedback: accepted, rejected, contacted, BANT learned, meeting, won, lost."""
+
+    email: Email | None = None
+    lead_id: Annotated[str, Field(pattern=r"^ld_[0-9a-f]{24}$")] | None = None
+    action: Literal["accepted", "rejected", "contacted", "bant", "meeting", "won", "lost"]
+    rep: Text | None = None
+    reason: LongText | None = None
+    bant: BantBody | None = None
+
+    @model_validator(mode="after")
+    def _names_the_lead(self) -> FeedbackEvent:
+        if self.email is None and self.lead_id is None:
+            raise ValueError("feedback needs the lead's email or lead_id")
+        return self
+
+
+class Accepted(BaseModel):
+    """The event is durably in Kafka."""
+
+    event_id: str
+    lead_id: str

@@ -1,0 +1,71 @@
+"""Router's tables, in its own schema: lead projection with owner and SLA, decisions, rotation state."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from shared.db import service_metadata
+from shared.outbox import outbox_table
+
+SCHEMA = "router"
+metadata = service_metadata(SCHEMA)
+
+leads = sa.Table(
+    "leads",
+    metadata,
+    sa.Column("lead_id", sa.Text, primary_key=True),
+    sa.Column("company_key", sa.Text, index=True),
+    sa.Column("total", sa.Float, nullable=False),
+    sa.Column("fit", sa.Float, nullable=False),
+    sa.Column("intent", sa.Float, nullable=False),
+    sa.Column("reasons", JSONB, nullable=False),
+    sa.Column("rank", sa.Text, nullable=False),
+    sa.Column("temperature", sa.Text, nullable=False),
+    sa.Column("stage", sa.Text, nullable=False),
+    sa.Column("routed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("owner_rep_id", sa.Text, index=True),
+    sa.Column("team_id", sa.Text),
+    sa.Column("queue_id", sa.Text),
+    sa.Column("decision_id", sa.Text),
+    sa.Column("sla_kind", sa.Text),
+    sa.Column("sla_due_at", sa.DateTime(timezone=True)),
+    sa.Column("sla_status", sa.Text),
+    sa.Column("why", sa.Text),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("decision_id", sa.Text, primary_key=True),
+    sa.Column("lead_id", sa.Text, nullable=False, index=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("rep_id", sa.Text),
+    sa.Column("team_id", sa.Text),
+    sa.Column("queue_id", sa.Text),
+    sa.Column("rule_id", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("trace", JSONB, nullable=False),
+    sa.Column("sla_kind", sa.Text, nullable=False),
+    sa.Column("sla_due_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+rotation = sa.Table(
+    "rotation",
+    metadata,
+    sa.Column("team_id", sa.Text, primary_key=True),
+    sa.Column("last_rep_id", sa.Text),
+    sa.Column("current_weights", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+applied = sa.Table(
+    "applied",
+    metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+outbox = outbox_table(metadata)

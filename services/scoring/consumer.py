@@ -1,0 +1,132 @@
+"""Kafka adapter: lead events in → stored, scored, staged → lead-scored records out (via the outbox)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.scoring import metrics, repository
+from services.scoring.lead_update import LeadUpdate, evaluate_lead, scored_id
+from services.scoring.model import ScoringModel
+from shared.consumer import Decoded, Record, bind_correlation, header
+from shared.db import unit_of_work
+from shared.events import CloudEvent, CloudEventType, LeadEvent, LeadScored, Stage, Topics, decode
+from shared.kafka import OutgoingMessage, PoisonRecord
+from shared.logging import log_fields
+from shared.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+def decode_event(record: Record) -> CloudEvent[LeadEvent]:
+    """A lead-event record, or PoisonRecord/ValidationError for what can never be scored."""
+    if record.value is None:
+        raise PoisonRecord("empty record")
+    event = decode(record.value, LeadEvent)
+    if event.type != CloudEventType.LEAD_EVENT:
+        raise PoisonRecord(f"unexpected CloudEvent type {event.type!r}")
+    return event
+
+
+class ScoringHandler:
+    """Applies one partition batch in one transaction; what it publishes goes through the outbox."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Outbox,
+        model: Callable[[], ScoringModel],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.sessions = sessions
+        self.outbox = outbox
+        self.model = model
+        self.clock = clock
+
+    async def apply(self, items: Sequence[Decoded[CloudEvent[LeadEvent]]]) -> list[OutgoingMessage]:
+        if items:
+            bind_correlation(items[-1][0])
+        correlation = {item[1].data.lead_id: header(item[0], "correlation_id") for item in items}
+        events = [cloud.data for _, cloud in items]
+        model = self.model()
+        now = self.clock()
+        async with unit_of_work(self.sessions) as session:
+            new_ids = await repository.insert_new_events(session, events)
+            fresh = [e for e in {e.event_id: e for e in events}.values() if e.event_id in new_ids]
+            if not fresh:
+                return []  # a redelivery: already applied, and its output already went through the outbox
+            lead_ids = sorted({e.lead_id for e in fresh})
+            current = await repository.lead_rows(session, lead_ids)
+            history = await repository.events_of(session, lead_ids)
+            updates: list[LeadUpdate] = []
+            for lead_id in lead_ids:
+                row = current.get(lead_id)
+                updates.append(
+                    evaluate_lead(
+                        all_events=history[lead_id],
+                        new_events=[e for e in fresh if e.lead_id == lead_id],
+                        current_stage=Stage(row.stage) if row is not None else Stage.LEAD,
+                        model=model,
+                        now=now,
+                    )
+                )
+            await repository.upsert_leads(session, [_lead_row(u.scored) for u in updates])
+            await repository.add_stage_history(
+                session,
+                [
+                    {"lead_id": u.scored.lead_id, "from_stage": s.from_stage.value, "to_stage": s.to_stage.value,
+                     "event_id": s.event_id, "at": now}
+                    for u in updates
+                    for s in u.steps
+                ],
+            )  # fmt: skip
+            messages = [_message(u.scored, [e.event_id for e in fresh if e.lead_id == u.scored.lead_id],
+                                 correlation.get(u.scored.lead_id)) for u in updates]  # fmt: skip
+            await self.outbox.add(session, messages)
+        for update in updates:
+            _observe(update)
+        return messages
+
+
+def _lead_row(scored: LeadScored) -> dict[str, object]:
+    return {
+        "lead_id": scored.lead_id,
+        "person": scored.person.model_dump(mode="json") if scored.person else None,
+        "fit": scored.fit,
+        "intent": scored.intent,
+        "total": scored.total,
+        "rank": scored.rank.value,
+        "temperature": scored.temperature.value,
+        "stage": scored.stage.value,
+        "bant": scored.bant.model_dump(mode="json"),
+        "reasons": [r.model_dump(mode="json") for r in scored.reasons],
+        "model_version": scored.model_version,
+        "last_event_at": scored.trigger.occurred_at,
+        "scored_at": scored.scored_at,
+    }
+
+
+def _message(scored: LeadScored, new_event_ids: list[str], correlation_id: str | None) -> OutgoingMessage:
+    cloud = CloudEvent[LeadScored](
+        id=scored_id(scored.lead_id, new_event_ids),
+        source="/leadflow/scoring",
+        type=CloudEventType.LEAD_SCORED,
+        subject=scored.lead_id,
+        time=scored.scored_at,
+        correlationid=correlation_id,
+        data=scored,
+    )
+    headers = (("correlation_id", correlation_id.encode()),) if correlation_id else ()
+    return OutgoingMessage(id=cloud.id, topic=Topics.SCORED, key=scored.lead_id, value=cloud.to_bytes(), headers=headers)
+
+
+def _observe(update: LeadUpdate) -> None:
+    metrics.SCORED.labels(update.scored.rank.value).inc()
+    for step in update.steps:
+        metrics.STAGE_TRANSITIONS.labels(step.from_stage.value, step.to_stage.value).inc()
+    for kind, why in update.refused:
+        metrics.REFUSED_TRANSITIONS.labels(kind).inc()
+        log.info("stage transition refused", extra=log_fields(lead_id=update.scored.lead_id, kind=kind, why=why))

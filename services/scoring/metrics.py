@@ -1,0 +1,9 @@
+"""Scoring's business metrics (bounded labels: stages, ranks; never lead ids)."""
+
+from prometheus_client import Counter
+
+STAGE_TRANSITIONS = Counter(
+    "leadflow_stage_transitions_total", "Lifecycle transitions applied", ["from_stage", "to_stage"]
+)
+REFUSED_TRANSITIONS = Counter("leadflow_stage_transitions_refused_total", "Illegal transitions refused", ["kind"])
+SCORED = Counter("leadflow_leads_scored_total", "Lead scorings published, by rank", ["rank"])

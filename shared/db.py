@@ -1,0 +1,97 @@
+"""Database helpers: one engine per service, one transaction per unit of work, migrations under a lock."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+log = logging.getLogger(__name__)
+
+
+def service_metadata(schema: str) -> MetaData:
+    """Each service owns one PostgreSQL schema: its tables, its migration history."""
+    return MetaData(schema=schema)
+
+
+def create_engine(url: str, pool_size: int = 5) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """Commit when the block ends, roll back when it raises: nothing half-written."""
+    async with sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+def _alembic_config(script_location: Path, schema: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.attributes["schema"] = schema
+    return cfg
+
+
+async def migrate(engine: AsyncEngine, script_location: Path, schema: str) -> None:
+    """Upgrade this service's schema to head; an advisory lock keeps concurrent instances from racing."""
+    # A stable key (not hash(), which is salted per process) so every instance contends for the same lock.
+    lock_key = zlib.crc32(f"leadflow-migrate-{schema}".encode())
+
+    def _upgrade(connection: Connection) -> None:
+        cfg = _alembic_config(script_location, schema)
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+
+    async with engine.connect() as conn:
+        await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key})
+        try:
+            await conn.run_sync(_upgrade)
+            await conn.commit()
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key})
+            await conn.commit()
+    log.info("migrations applied", extra={"fields": {"schema": schema}})
+
+
+def run_migrations_online(target_metadata: MetaData) -> None:
+    """The body of every service's alembic env.py: use the connection handed over by ``migrate``."""
+    from alembic import context
+
+    config = context.config
+    connection: Connection | None = config.attributes.get("connection")
+    schema: str = config.attributes.get("schema") or str(target_metadata.schema)
+    if connection is None:
+        raise RuntimeError(
+            "run migrations through shared.db.migrate (or `leadflow migrate`), not the alembic CLI"
+        )
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        version_table_schema=schema,
+        include_schemas=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,167 @@
+"""Identity normalization: the same person or company, whatever the spelling, gets the same key."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+import phonenumbers
+
+# Legal-entity forms that do not distinguish one company from another. Compared after NFKC and lower-casing,
+# so full-width forms and ㈱ (NFKC → (株)) are covered.
+_LEGAL_FORMS = (
+    "株式会社",
+    "(株)",
+    "有限会社",
+    "(有)",
+    "合同会社",
+    "(同)",
+    "合資会社",
+    "合名会社",
+    "一般社団法人",
+    "一般財団法人",
+    "inc.",
+    "inc",
+    "incorporated",
+    "co., ltd.",
+    "co.,ltd.",
+    "co. ltd.",
+    "co.,ltd",
+    "co., ltd",
+    "co ltd",
+    "company limited",
+    "ltd.",
+    "ltd",
+    "limited",
+    "llc",
+    "l.l.c.",
+    "corp.",
+    "corp",
+    "corporation",
+    "co.",
+    "gmbh",
+    "ag",
+    "s.a.",
+    "sa",
+    "plc",
+    "k.k.",
+    "kk",
+    "pte. ltd.",
+    "pty ltd",
+)
+_SEPARATORS = re.compile(r"[\s,・･\.\-_/]+")
+
+FREE_MAIL_DEFAULT = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "yahoo.co.jp",
+        "ymail.com",
+        "hotmail.com",
+        "outlook.com",
+        "outlook.jp",
+        "live.com",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "proton.me",
+        "protonmail.com",
+        "docomo.ne.jp",
+        "ezweb.ne.jp",
+        "softbank.ne.jp",
+        "i.softbank.jp",
+        "au.com",
+    }
+)
+
+
+def clean_text(value: str | None) -> str | None:
+    """NFKC, collapse internal whitespace, strip; empty becomes None."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", value)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
+    text = " ".join(text.split())
+    return text or None
+
+
+def normalize_email(value: str) -> str:
+    """NFKC (full-width ＠ and ．), trimmed, lower-cased."""
+    text = unicodedata.normalize("NFKC", value).strip().lower()
+    return "".join(text.split())
+
+
+def email_domain(email: str) -> str:
+    return email.rsplit("@", 1)[-1] if "@" in email else ""
+
+
+def lead_id_for(email: str) -> str:
+    """A stable, opaque id for a normalized email: personal data never leaves as the key."""
+    digest = hashlib.sha256(normalize_email(email).encode()).hexdigest()
+    return f"ld_{digest[:24]}"
+
+
+def company_key(
+    company: str | None, domain: str | None = None, free_mail: frozenset[str] = FREE_MAIL_DEFAULT
+) -> str | None:
+    """The account a lead belongs to: the corporate email domain first, else the company name without legal form."""
+    if domain and domain not in free_mail:
+        return f"domain:{domain}"
+    name = clean_text(company)
+    if not name:
+        return None
+    key = name.lower()
+    changed = True
+    while changed:
+        changed = False
+        for form in _LEGAL_FORMS:
+            if key.startswith(form + " ") or (key.startswith(form) and not form.isascii()):
+                key = key[len(form) :].strip()
+                changed = True
+            if (
+                key.endswith(" " + form)
+                or key.endswith("," + form)
+                or (key.endswith(form) and not form.isascii())
+            ):
+                key = key[: -len(form)].strip(" ,")
+                changed = True
+    key = _SEPARATORS.sub("", key)
+    return f"name:{key}" if key else None
+
+
+def normalize_phone(value: str | None, default_region: str = "JP") -> str | None:
+    """E.164 when the number parses, else the cleaned text (kept, never dropped)."""
+    text = clean_text(value)
+    if not text:
+        return None
+    try:
+        parsed = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException:
+        return text
+    if not phonenumbers.is_possible_number(parsed):
+        return text
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+_DECISION_MAKER = re.compile(
+    r"\b(ceo|cto|cfo|coo|cio|cmo|chief|president|founder|owner|vp|vice president|director|head of|partner|"
+    r"managing director|general manager|executive)\b|代表|社長|取締役|役員|執行役|部長|本部長|事業部長|室長|会長|専務|常務|理事|所長|工場長"
+)
+_MANAGER = re.compile(
+    r"\b(manager|mgr|lead|supervisor|team leader)\b|課長|係長|主任|マネージャ|リーダー|グループ長|チーム長"
+)
+
+
+def seniority_for(title: str | None) -> str:
+    """decision_maker / manager / staff / unknown from an English or Japanese job title."""
+    text = clean_text(title)
+    if not text:
+        return "unknown"
+    lowered = text.lower()
+    if _DECISION_MAKER.search(lowered):
+        return "decision_maker"
+    if _MANAGER.search(lowered):
+        return "manager"
+    return "staff"

@@ -1,0 +1,41 @@
+"""One settings base for every service: infrastructure addresses, log level, environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET = "changethis"  # noqa: S105 - the marker that refuses to start outside development
+
+
+class BaseServiceSettings(BaseSettings):
+    """Settings every service shares; each service subclasses it and adds only its own."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    environment: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    database_url: str = "postgresql+asyncpg://leadflow:leadflow@127.0.0.1:55432/leadflow"
+    leadflow_config_dir: Path = Field(default=REPO_ROOT / "config")
+    # Database pool: small by default, services are I/O bound and share one 2-core box in development.
+    db_pool_size: int = 5
+    migrate_on_start: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_insecure_defaults(self) -> BaseServiceSettings:
+        if self.environment == "production":
+            for name, value in self.secrets().items():
+                if not value or value == DEV_SECRET:
+                    raise ValueError(
+                        f"{name.upper()} must be set to a real secret when ENVIRONMENT=production"
+                    )
+        return self
+
+    def secrets(self) -> dict[str, str | None]:
+        """The secrets this service needs; subclasses list theirs so production refuses the dev defaults."""
+        return {}
