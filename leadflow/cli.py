@@ -54,13 +54,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="leadflow", description="LeadFlow: explainable lead routing, operator tasks"
-    )
+    parser = argparse.ArgumentParser(prog="leadflow", description="LeadFlow: explainable lead routing, operator tasks")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start Kafka, PostgreSQL, the stand-ins and the four services").set_defaults(
-        func=_cmd_up
-    )
+    sub.add_parser("up", help="start Kafka, PostgreSQL, the stand-ins and the four services").set_defaults(func=_cmd_up)
     sub.add_parser("down", help="stop everything `up` started").set_defaults(func=_cmd_down)
     sub.add_parser("status", help="show what answers").set_defaults(func=_cmd_status)
     sub.add_parser("reset", help="stop everything and delete local data").set_defaults(func=_cmd_reset)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import shutil
 import signal
@@ -54,6 +55,7 @@ class Layout:
     standin_http_port: int
     standin_smtp_port: int
     config_dir: Path
+    env: tuple[tuple[str, str], ...] = ()  # defaults for this layout's services, under the caller's environment
 
     @property
     def services(self) -> tuple[ServiceSpec, ...]:
@@ -81,7 +83,19 @@ class Layout:
 
 DEV = Layout("dev", CACHE / "dev", 9092, 55432, 8000, 8090, 1025, ROOT / "config")
 TEST = Layout(
-    "test", CACHE / "test", 19092, 55433, 18000, 18090, 11025, ROOT / "tests" / "fixtures" / "config"
+    "test",
+    CACHE / "test",
+    19092,
+    55433,
+    18000,
+    18090,
+    11025,
+    ROOT / "tests" / "fixtures" / "config",
+    env=(
+        ("ENVIRONMENT", "test"),
+        ("INGEST_API_KEYS", "lf-test-key-1,lf-test-key-2"),
+        ("WEBHOOK_SECRET", "lf-test-webhook-secret"),
+    ),
 )
 LAYOUTS = {"dev": DEV, "test": TEST}
 
@@ -111,7 +125,15 @@ def _port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+# Children started by this process: kept so they are reaped (an exited child stays a zombie, which
+# os.kill(pid, 0) still finds) and so no Popen is garbage-collected while its process runs.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def _alive(pid: int) -> bool:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -132,17 +154,18 @@ def _read_pid(lay: Layout, name: str) -> int | None:
 def _spawn(lay: Layout, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> int:
     lay.run.mkdir(parents=True, exist_ok=True)
     lay.logs.mkdir(parents=True, exist_ok=True)
-    log_file = (lay.logs / f"{name}.log").open("ab")
     # A new session: the process outlives this script and Ctrl-C in the caller's terminal does not reach it.
-    proc = subprocess.Popen(
-        argv,
-        cwd=ROOT,
-        env=dict(env) if env is not None else None,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with (lay.logs / f"{name}.log").open("ab") as log_file:
+        proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=dict(env) if env is not None else None,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    _CHILDREN[proc.pid] = proc
     (lay.run / f"{name}.pid").write_text(str(proc.pid))
     return proc.pid
 
@@ -153,17 +176,17 @@ def stop_process(lay: Layout, name: str, timeout_s: float = 20.0, sig: int = sig
     if pid is None:
         (lay.run / f"{name}.pid").unlink(missing_ok=True)
         return False
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.1)
     if _alive(pid):
-        os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
         while _alive(pid):
             time.sleep(0.05)
+    _CHILDREN.pop(pid, None)
     (lay.run / f"{name}.pid").unlink(missing_ok=True)
     return True
 
@@ -213,9 +236,7 @@ def fetch_kafka_jars() -> None:
         check=False,
     )
     if result.returncode != 0 or not list(KAFKA_LIBS.glob("kafka_2.13-*.jar")):
-        raise StackError(
-            f"Maven could not fetch the Kafka jars:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-        )
+        raise StackError(f"Maven could not fetch the Kafka jars:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
 
 
 def _write_kafka_config(lay: Layout) -> Path:
@@ -309,9 +330,7 @@ def start_kafka(lay: Layout) -> None:
     log = lay.logs / "kafka.log"
     say(f"Kafka: starting a KRaft broker on 127.0.0.1:{lay.kafka_port} (log: {log})")
     _spawn(lay, "kafka", argv)
-    took = _wait(
-        "Kafka", lambda: _port_open(lay.kafka_port), 90, log, lambda: _read_pid(lay, "kafka") is not None
-    )
+    took = _wait("Kafka", lambda: _port_open(lay.kafka_port), 90, log, lambda: _read_pid(lay, "kafka") is not None)
     say(f"Kafka: ready in {took:.1f}s")
 
 
@@ -353,7 +372,8 @@ def _pg_home(lay: Layout) -> Path:
     probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(CACHE)], check=False)
     if probe.returncode == 0:
         return preferred
-    return Path("/var/tmp") / f"leadflow-postgres-{lay.name}-{zlib.crc32(str(ROOT).encode())}"
+    # Not a temp file: a persistent data folder the postgres user can reach when the checkout is private.
+    return Path("/var/tmp") / f"leadflow-postgres-{lay.name}-{zlib.crc32(str(ROOT).encode())}"  # noqa: S108
 
 
 def _as_pg_user(argv: list[str]) -> list[str]:
@@ -484,6 +504,8 @@ def uses_standins() -> bool:
 def service_env(lay: Layout) -> dict[str, str]:
     """The environment the services run with: the caller's, plus this layout's defaults for what it leaves unset."""
     env = dict(os.environ)
+    for key, value in lay.env:
+        env.setdefault(key, value)
     env.setdefault("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap(lay))
     env.setdefault("DATABASE_URL", database_url(lay))
     env.setdefault("LEADFLOW_CONFIG_DIR", str(lay.config_dir))

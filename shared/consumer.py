@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, TypeAlias, TypeVar
 
 import orjson
 from aiokafka import AIOKafkaProducer, ConsumerRecord
@@ -24,8 +24,8 @@ from shared.outbox import Outbox
 log = logging.getLogger(__name__)
 
 P = TypeVar("P")
-Record = ConsumerRecord[bytes, bytes]
-Decoded = tuple[Record, P]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+Decoded: TypeAlias = tuple[Record, P]
 
 POISON_ERRORS = (ValidationError, orjson.JSONDecodeError, PoisonRecord, UnicodeDecodeError)
 
@@ -62,9 +62,7 @@ class BatchProcessor(Generic[P]):
         if self.outbox is not None:
             await self.outbox.flush(published)
 
-    async def _apply_isolating(
-        self, good: list[Decoded[P]], dead: list[OutgoingMessage]
-    ) -> list[OutgoingMessage]:
+    async def _apply_isolating(self, good: list[Decoded[P]], dead: list[OutgoingMessage]) -> list[OutgoingMessage]:
         if not good:
             return []
         try:
@@ -72,9 +70,7 @@ class BatchProcessor(Generic[P]):
         except Exception as exc:
             if is_transient(exc):
                 raise
-            log.warning(
-                "batch failed, applying its records one by one", extra=log_fields(service=self.service)
-            )
+            log.warning("batch failed, applying its records one by one", extra=log_fields(service=self.service))
         published: list[OutgoingMessage] = []
         for item in good:
             try:
@@ -90,9 +86,7 @@ class BatchProcessor(Generic[P]):
         DEAD_LETTERS.labels(self.service, record.topic).inc()
         log.warning(
             "dead-lettered record",
-            extra=log_fields(
-                topic=record.topic, partition=record.partition, offset=record.offset, error=error[:300]
-            ),
+            extra=log_fields(topic=record.topic, partition=record.partition, offset=record.offset, error=error[:300]),
         )
         return dead_letter_message(record, self.service, error)
 

@@ -9,6 +9,7 @@ redelivery, and handlers are idempotent by event id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -75,16 +76,13 @@ class OutgoingMessage:
 async def publish_all(producer: AIOKafkaProducer, messages: Sequence[OutgoingMessage]) -> None:
     """Send every message and wait until the broker acknowledged all of them."""
     futures = [
-        await producer.send(m.topic, m.value, key=m.key.encode(), headers=list(m.headers) or None)
-        for m in messages
+        await producer.send(m.topic, m.value, key=m.key.encode(), headers=list(m.headers) or None) for m in messages
     ]
     if futures:
         await asyncio.gather(*futures)
 
 
-async def ensure_topics(
-    bootstrap_servers: str, partitions: int = 6, replication_factor: int = 1
-) -> list[str]:
+async def ensure_topics(bootstrap_servers: str, partitions: int = 6, replication_factor: int = 1) -> list[str]:
     """Create LeadFlow's topics if missing, with explicit partition counts; returns the ones created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="leadflow-admin")
     await admin.start()
@@ -92,15 +90,11 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [t for t in Topics.ALL if t not in existing]
         if missing:
-            try:
+            # Another starter may win the race: the topic exists then, which is all we need.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [
-                        NewTopic(t, num_partitions=partitions, replication_factor=replication_factor)
-                        for t in missing
-                    ]
+                    [NewTopic(t, num_partitions=partitions, replication_factor=replication_factor) for t in missing]
                 )
-            except TopicAlreadyExistsError:
-                pass  # another starter won the race: the topic exists, which is all we need
         return missing
     finally:
         await admin.close()
@@ -133,7 +127,7 @@ def dead_letter_message(record: ConsumerRecord[bytes, bytes], consumer: str, err
 BatchHandler = Callable[[list[ConsumerRecord[bytes, bytes]]], Awaitable[None]]
 
 
-class _WaitForBatch(ConsumerRebalanceListener):  # type: ignore[misc]
+class _WaitForBatch(ConsumerRebalanceListener):
     """Revocation waits for the batch in hand to finish and commit, so no partition changes hands mid-batch."""
 
     def __init__(self, lock: asyncio.Lock) -> None:
@@ -196,10 +190,8 @@ class ConsumerLoop:
 
     async def _sleep(self, seconds: float) -> None:
         # Jitter keeps several instances from retrying in lockstep against a recovering broker or database.
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds * (0.5 + random.random()))
-        except TimeoutError:
-            pass
 
     async def _close(self) -> None:
         consumer, self._consumer = self._consumer, None

@@ -17,9 +17,7 @@ HTTP_LATENCY = Histogram(
     ["service", "route", "method"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-CONSUMED = Counter(
-    "leadflow_consumer_records_total", "Records consumed, by outcome", ["service", "topic", "outcome"]
-)
+CONSUMED = Counter("leadflow_consumer_records_total", "Records consumed, by outcome", ["service", "topic", "outcome"])
 BATCH_SIZE = Histogram(
     "leadflow_consumer_batch_size",
     "Records per processed partition batch",
@@ -32,9 +30,7 @@ BATCH_LATENCY = Histogram(
     ["service", "topic"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-DEAD_LETTERS = Counter(
-    "leadflow_dead_letters_total", "Records sent to the dead-letter topic", ["service", "topic"]
-)
+DEAD_LETTERS = Counter("leadflow_dead_letters_total", "Records sent to the dead-letter topic", ["service", "topic"])
 READY = Gauge("leadflow_ready", "1 when the service's Kafka and database checks pass", ["service"])
 
 

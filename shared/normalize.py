@@ -120,11 +120,7 @@ def company_key(
             if key.startswith(form + " ") or (key.startswith(form) and not form.isascii()):
                 key = key[len(form) :].strip()
                 changed = True
-            if (
-                key.endswith(" " + form)
-                or key.endswith("," + form)
-                or (key.endswith(form) and not form.isascii())
-            ):
+            if key.endswith(" " + form) or key.endswith("," + form) or (key.endswith(form) and not form.isascii()):
                 key = key[: -len(form)].strip(" ,")
                 changed = True
     key = _SEPARATORS.sub("", key)
@@ -147,7 +143,8 @@ def normalize_phone(value: str | None, default_region: str = "JP") -> str | None
 
 _DECISION_MAKER = re.compile(
     r"\b(ceo|cto|cfo|coo|cio|cmo|chief|president|founder|owner|vp|vice president|director|head of|partner|"
-    r"managing director|general manager|executive)\b|代表|社長|取締役|役員|執行役|部長|本部長|事業部長|室長|会長|専務|常務|理事|所長|工場長"
+    r"managing director|general manager|executive)\b"
+    r"|代表|社長|取締役|役員|執行役|部長|本部長|事業部長|室長|会長|専務|常務|理事|所長|工場長"
 )
 _MANAGER = re.compile(
     r"\b(manager|mgr|lead|supervisor|team leader)\b|課長|係長|主任|マネージャ|リーダー|グループ長|チーム長"

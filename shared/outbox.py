@@ -40,9 +40,7 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
 class Outbox:
     """Adds messages inside a unit of work; flushes them after it committed; relays leftovers."""
 
-    def __init__(
-        self, table: sa.Table, producer: AIOKafkaProducer, sessions: async_sessionmaker[AsyncSession]
-    ) -> None:
+    def __init__(self, table: sa.Table, producer: AIOKafkaProducer, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.table = table
         self.producer = producer
         self.sessions = sessions
@@ -75,14 +73,10 @@ class Outbox:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            messages = [
-                OutgoingMessage(id=r.id, topic=r.topic, key=r.key, value=bytes(r.value)) for r in rows
-            ]
+            messages = [OutgoingMessage(id=r.id, topic=r.topic, key=r.key, value=bytes(r.value)) for r in rows]
             await publish_all(self.producer, messages)
             if messages:
-                await session.execute(
-                    sa.delete(self.table).where(self.table.c.id.in_([m.id for m in messages]))
-                )
+                await session.execute(sa.delete(self.table).where(self.table.c.id.in_([m.id for m in messages])))
         if messages:
             log.info("outbox relayed", extra={"fields": {"count": len(messages)}})
         return len(messages)

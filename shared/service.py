@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, suppress
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -47,9 +47,7 @@ def create_service_app(
     app.state.ready_checks = []
 
     @app.middleware("http")
-    async def record_metrics(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    async def record_metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         route = _route_template(request)
         status = 500
@@ -68,16 +66,12 @@ def create_service_app(
             {"path": "/".join(str(p) for p in err.get("loc", ())), "reason": err.get("msg", "invalid")}
             for err in exc.errors()
         ]
-        return JSONResponse(
-            status_code=422, content=jsonable_encoder({"error": "validation_failed", "errors": errors})
-        )
+        return JSONResponse(status_code=422, content=jsonable_encoder({"error": "validation_failed", "errors": errors}))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         content = exc.detail if isinstance(exc.detail, dict) else {"error": exc.detail}
-        return JSONResponse(
-            status_code=exc.status_code, content=content, headers=getattr(exc, "headers", None)
-        )
+        return JSONResponse(status_code=exc.status_code, content=content, headers=getattr(exc, "headers", None))
 
     ops = APIRouter(tags=["operations"])
 
@@ -121,11 +115,5 @@ async def cancel_quietly(tasks: Sequence[asyncio.Task[Any]]) -> None:
     for task in reversed(tasks):
         task.cancel()
     for task in reversed(tasks):
-        try:
+        with suppress(asyncio.CancelledError, Exception):
             await task
-        except (asyncio.CancelledError, Exception):
-            pass
-
-
-async def noop_lifespan(_: FastAPI) -> AsyncIterator[None]:  # pragma: no cover - used by tests of the shape
-    yield

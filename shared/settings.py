@@ -31,9 +31,7 @@ class BaseServiceSettings(BaseSettings):
         if self.environment == "production":
             for name, value in self.secrets().items():
                 if not value or value == DEV_SECRET:
-                    raise ValueError(
-                        f"{name.upper()} must be set to a real secret when ENVIRONMENT=production"
-                    )
+                    raise ValueError(f"{name.upper()} must be set to a real secret when ENVIRONMENT=production")
         return self
 
     def secrets(self) -> dict[str, str | None]:

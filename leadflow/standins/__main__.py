@@ -14,9 +14,7 @@ from leadflow.standins.smtp import MailSink, start_smtp_sink
 def main(argv: list[str] | None = None) -> None:
     """Start the SMTP sink on its own thread, then serve the HTTP side until interrupted."""
     parser = argparse.ArgumentParser(prog="python -m leadflow.standins", description=__doc__)
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="interface for both servers (0.0.0.0 in a container)"
-    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface for both servers (0.0.0.0 in a container)")
     parser.add_argument("--http-port", type=int, default=8090)
     parser.add_argument("--smtp-port", type=int, default=1025)
     parser.add_argument(

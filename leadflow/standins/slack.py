@@ -120,9 +120,7 @@ def slack_router(token: str, state: SlackState) -> APIRouter:
             ts = body.get("ts")
             if not isinstance(ts, str) or not ts:
                 raise _Refusal("message_not_found")
-            index = next(
-                (i for i, m in enumerate(state.messages) if m["channel"] == channel and m["ts"] == ts), None
-            )
+            index = next((i for i, m in enumerate(state.messages) if m["channel"] == channel and m["ts"] == ts), None)
             if index is None:
                 raise _Refusal("message_not_found")
             text, blocks = _checked_content(body)
@@ -192,9 +190,7 @@ async def _checked_body(request: Request, token: str) -> dict[str, Any]:
     if not content_type:
         raise _Refusal("missing_post_type")
     if content_type.split(";")[0].strip().lower() != "application/json":
-        raise _Refusal(
-            "invalid_post_type", f"unsupported Content-Type {content_type!r}; send application/json"
-        )
+        raise _Refusal("invalid_post_type", f"unsupported Content-Type {content_type!r}; send application/json")
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
@@ -298,6 +294,7 @@ def _stored(
         "text": text,
         "blocks": blocks,
         "thread_ts": body.get("thread_ts"),
+        "metadata": body.get("metadata"),
         "received_at": time.time(),
         "payload": body,
     }

@@ -23,11 +23,11 @@ SIGNATURE_TOLERANCE_S = 300
 
 
 def settings_of(request: Request) -> IngestSettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def publisher_of(request: Request) -> EventPublisher:
-    return request.app.state.publisher  # type: ignore[no-any-return]
+    return request.app.state.publisher
 
 
 def require_api_key(

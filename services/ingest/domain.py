@@ -31,14 +31,16 @@ FEEDBACK_KINDS = {
 IncomingBody = FormEvent | WebinarEvent | TradeshowEvent | BehaviorEvent | FeedbackEvent
 
 
-def derive_event_id(channel: Channel, body: IncomingBody, received_at: datetime) -> str:
+def derive_event_id(channel: Channel, lead_id: str, body: IncomingBody, received_at: datetime) -> str:
     """The sender's id when given; else a hash of the body, so the same post sent twice is applied once.
 
-    Without ``occurred_at`` the receipt day joins the hash: a retry the same day is a duplicate, a new
+    A sender's id is scoped to the channel and the lead: two sources counting from 1 must not collide.
+    Without ``occurred_at`` the receipt day joins the body hash: a retry the same day is a duplicate, a new
     submission on another day is not.
     """
     if body.event_id:
-        return f"ext:{channel.value}:{body.event_id}"
+        scoped = "|".join((channel.value, lead_id, body.event_id))
+        return f"ext_{hashlib.sha256(scoped.encode()).hexdigest()[:32]}"
     canonical = body.model_dump(mode="json", exclude_none=True, exclude={"event_id"})
     if body.occurred_at is None:
         canonical["_received_day"] = received_at.date().isoformat()
@@ -108,7 +110,7 @@ def to_lead_event(
             details["bant"] = body.bant.model_dump()
     lead_id = body.lead_id if isinstance(body, FeedbackEvent) and body.lead_id else lead_id_for(body.email or "")
     return LeadEvent(
-        event_id=derive_event_id(channel, body, received_at),
+        event_id=derive_event_id(channel, lead_id, body, received_at),
         lead_id=lead_id,
         channel=channel,
         kind=kind,

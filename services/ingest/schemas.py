@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
-
-import re
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -29,7 +28,9 @@ LongText = Annotated[str, Field(max_length=5000)]
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    occurred_at: datetime | None = Field(default=None, description="When it happened (ISO 8601); defaults to receipt time.")
+    occurred_at: datetime | None = Field(
+        default=None, description="When it happened (ISO 8601); defaults to receipt time."
+    )
     event_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
         default=None, description="The sender's own id; the same id is applied once."
     )

@@ -56,6 +56,7 @@ class Owed:
 
 def owed_messages(decision: RoutingDecision, now: datetime, console_url: str | None) -> list[Owed]:
     """What the rep (or, for the fallback queue, its manager) is owed for one decision."""
+    email_to: str | None
     if decision.owner is None and decision.queue_contact is not None:
         # Nobody was eligible: the queue's manager is alerted on Slack and by email.
         contact = decision.queue_contact

@@ -215,8 +215,7 @@ _JA = _Labels(
     greeting_reassigned="{name}さん、前任者の対応期限が過ぎたため、リードが再割り当てされました。",
     greeting_fallback="{queue} でリードが待機しています。",
     nobody_eligible=(
-        "対応できる担当者がいないため、このリードは {queue} で待機しています。"
-        "対応できる方は引き受けてください。"
+        "対応できる担当者がいないため、このリードは {queue} で待機しています。対応できる方は引き受けてください。"
     ),
     who="お名前・役職",
     company="会社",
@@ -371,9 +370,7 @@ def render_slack_assignment(
         _section(headline),
         {
             "type": "section",
-            "fields": [
-                _mrkdwn(_clip("\n".join(f), SLACK_FIELD_TEXT_MAX)) for f in (who, company, score, reasons)
-            ],
+            "fields": [_mrkdwn(_clip("\n".join(f), SLACK_FIELD_TEXT_MAX)) for f in (who, company, score, reasons)],
         },
         _section("\n".join(activity)),
         _section("\n".join(facts)),
@@ -440,9 +437,7 @@ def _build_view(decision: RoutingDecision, *, now: datetime, console_url: str | 
         nobody: str | None = labels.nobody_eligible.format(queue=queue)
     else:
         header = labels.header.format(icon=_RANK_ICONS[lead.rank], rank=rank, total=total)
-        greeting_form = (
-            labels.greeting_reassigned if decision.kind == DecisionKind.REASSIGNED else labels.greeting
-        )
+        greeting_form = labels.greeting_reassigned if decision.kind == DecisionKind.REASSIGNED else labels.greeting
         greeting = greeting_form.format(name=_clean(owner.name, _NAME_MAX))
         nobody = None
 
@@ -464,9 +459,7 @@ def _build_view(decision: RoutingDecision, *, now: datetime, console_url: str | 
 
     trigger_kind = EVENT_KIND_LABELS[lead.trigger.kind][locale]
     activity = (
-        labels.trigger_line.format(
-            kind=trigger_kind, when=_format_when(lead.trigger.occurred_at, tz, locale)
-        ),
+        labels.trigger_line.format(kind=trigger_kind, when=_format_when(lead.trigger.occurred_at, tz, locale)),
         *(
             labels.trigger_line.format(
                 kind=EVENT_KIND_LABELS[a.kind][locale], when=_format_when(a.occurred_at, tz, locale)
@@ -475,9 +468,7 @@ def _build_view(decision: RoutingDecision, *, now: datetime, console_url: str | 
         ),
     )
 
-    footer_parts = [
-        labels.footer.format(lead_id=lead.lead_id, decision_id=decision.decision_id, rule=decision.rule)
-    ]
+    footer_parts = [labels.footer.format(lead_id=lead.lead_id, decision_id=decision.decision_id, rule=decision.rule)]
     if decision.team:
         footer_parts.append(labels.footer_team.format(team=decision.team))
     footer_parts.append(labels.footer_model.format(model=lead.model_version))
@@ -499,9 +490,7 @@ def _build_view(decision: RoutingDecision, *, now: datetime, console_url: str | 
         contact=contact,
         company_name=company,
         company_facts=company_facts,
-        score_line=labels.score_line.format(
-            rank=rank, total=total, fit=_number(lead.fit), intent=_number(lead.intent)
-        ),
+        score_line=labels.score_line.format(rank=rank, total=total, fit=_number(lead.fit), intent=_number(lead.intent)),
         reasons=tuple(f"{_clean(r.label, _NAME_MAX)} {_signed(r.value)}" for r in _top_reasons(lead.reasons)),
         trigger_kind=trigger_kind,
         activity=activity,
@@ -536,9 +525,7 @@ def _top_reasons(reasons: Sequence[ScoreReason]) -> list[ScoreReason]:
     return ordered[:_TOP_REASONS]
 
 
-def _recent_activity(
-    activity: Sequence[Activity], trigger_kind: EventKind, trigger_at: datetime
-) -> list[Activity]:
+def _recent_activity(activity: Sequence[Activity], trigger_kind: EventKind, trigger_at: datetime) -> list[Activity]:
     # The trigger is listed first on its own line; repeating it below would read as a second action.
     others = [a for a in activity if not (a.kind == trigger_kind and a.occurred_at == trigger_at)]
     return sorted(others, key=lambda a: a.occurred_at, reverse=True)[:_RECENT_ACTIVITY_MAX]

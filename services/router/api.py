@@ -34,7 +34,10 @@ async def get_lead(request: Request, lead_id: str = LeadId) -> LeadOut:
     return LeadOut(
         lead_id=row.lead_id,
         score=ScoreOut(
-            total=row.total, fit=row.fit, intent=row.intent, reasons=[ScoreReason.model_validate(r) for r in row.reasons]
+            total=row.total,
+            fit=row.fit,
+            intent=row.intent,
+            reasons=[ScoreReason.model_validate(r) for r in row.reasons],
         ),
         rank=row.rank,
         temperature=row.temperature,

@@ -341,9 +341,7 @@ def _cross_reference_problems(config: RoutingConfig) -> list[tuple[tuple[str | i
             problems.append((("rules", index, "team"), f"rule {rule.id!r} names unknown team {rule.team!r}"))
         for region in rule.when.region or []:
             if region not in known_regions:
-                problems.append(
-                    (("rules", index, "when", "region"), f"region {region!r} is not a value in regions")
-                )
+                problems.append((("rules", index, "when", "region"), f"region {region!r} is not a value in regions"))
         if rule.when.is_empty and index != last:
             later = ", ".join(r.id for r in config.rules[index + 1 :])
             problems.append(

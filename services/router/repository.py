@@ -85,4 +85,3 @@ async def save_rotation(session: AsyncSession, state: RotationState, now: dateti
 
 async def add_decision(session: AsyncSession, values: Mapping[str, Any]) -> None:
     await session.execute(insert(decisions).values(**values).on_conflict_do_nothing())
-

@@ -120,7 +120,9 @@ def _message(scored: LeadScored, new_event_ids: list[str], correlation_id: str |
         data=scored,
     )
     headers = (("correlation_id", correlation_id.encode()),) if correlation_id else ()
-    return OutgoingMessage(id=cloud.id, topic=Topics.SCORED, key=scored.lead_id, value=cloud.to_bytes(), headers=headers)
+    return OutgoingMessage(
+        id=cloud.id, topic=Topics.SCORED, key=scored.lead_id, value=cloud.to_bytes(), headers=headers
+    )
 
 
 def _observe(update: LeadUpdate) -> None:

@@ -121,9 +121,7 @@ def _fit_reasons(person: Person | None, model: ScoringModel) -> list[ScoreReason
             )
 
     if person.industry and fold(person.industry) in fit.target_industries.names:
-        found.append(
-            ("fit.industry.target", f"Target industry ({person.industry})", fit.target_industries.points)
-        )
+        found.append(("fit.industry.target", f"Target industry ({person.industry})", fit.target_industries.points))
 
     if person.country and fold(person.country) in fit.countries:
         country = fold(person.country)

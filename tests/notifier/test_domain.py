@@ -121,9 +121,7 @@ def a_decision(
         bant=bant or Bant(budget=True, need=True),
         trigger=trigger,
         recent_activity=[
-            Activity(
-                kind=EventKind.PRICING_INQUIRY, channel=Channel.WEB_FORM, occurred_at=NOW - timedelta(days=1)
-            ),
+            Activity(kind=EventKind.PRICING_INQUIRY, channel=Channel.WEB_FORM, occurred_at=NOW - timedelta(days=1)),
             Activity(kind=EventKind.DEMO_REQUEST, channel=Channel.WEB_FORM, occurred_at=trigger_at),
         ],
         model_version="scoring-2026.11",
@@ -327,13 +325,9 @@ def test_every_block_is_valid_block_kit(locale: Literal["en", "ja"], unassigned:
 
 @pytest.mark.parametrize("locale", ["en", "ja"])
 @pytest.mark.parametrize("unassigned", [False, True])
-async def test_the_slack_standin_accepts_the_rendered_message(
-    locale: Literal["en", "ja"], unassigned: bool
-) -> None:
+async def test_the_slack_standin_accepts_the_rendered_message(locale: Literal["en", "ja"], unassigned: bool) -> None:
     # Given a rendered message and the Slack stand-in, which checks what Slack checks
-    message = render_slack_assignment(
-        a_decision(locale=locale, unassigned=unassigned), now=NOW, console_url=CONSOLE
-    )
+    message = render_slack_assignment(a_decision(locale=locale, unassigned=unassigned), now=NOW, console_url=CONSOLE)
     transport = httpx.ASGITransport(app=create_slack_app("xoxb-test"))
     # When it is posted as the notifier would
     async with httpx.AsyncClient(transport=transport, base_url="http://slack.test") as slack:

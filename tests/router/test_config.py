@@ -215,9 +215,7 @@ def test_a_rule_region_missing_from_the_region_map_is_refused() -> None:
 
 
 def test_a_duplicate_rep_id_is_refused() -> None:
-    text = VALID.replace("id: rep-miller", "id: rep-sato").replace(
-        "members: [rep-miller]", "members: [rep-sato]"
-    )
+    text = VALID.replace("id: rep-miller", "id: rep-sato").replace("members: [rep-miller]", "members: [rep-sato]")
     assert "reps.1.id: duplicate id 'rep-sato'" in error_for(text)
 
 

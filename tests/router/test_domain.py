@@ -260,9 +260,7 @@ TERRITORY_RULES: list[dict[str, Any]] = [
             "fintech-hot",
             id="industry any case",
         ),
-        pytest.param(
-            lead(country="US", employees=50, industry="FinTech", total=79), "default", id="below score"
-        ),
+        pytest.param(lead(country="US", employees=50, industry="FinTech", total=79), "default", id="below score"),
         pytest.param(lead(country="US", employees=450), "mid-sized", id="employee range"),
         pytest.param(lead(country="US", employees=None), "default", id="unknown size matches no size rule"),
     ],
@@ -359,9 +357,7 @@ def test_least_loaded_picks_the_rep_with_the_fewest_open_leads() -> None:
 
 def test_least_loaded_breaks_ties_by_turn_order_after_the_last_rep() -> None:
     rotation = RotationState(team_id="inside", last_rep_id="aoi")
-    result = route(
-        make_config(strategy="least_loaded"), loads={"aoi": 2, "ben": 2, "chika": 2}, rotation=rotation
-    )
+    result = route(make_config(strategy="least_loaded"), loads={"aoi": 2, "ben": 2, "chika": 2}, rotation=rotation)
     assert picked(result) == "ben"
 
 
@@ -523,9 +519,7 @@ def test_an_account_owner_unknown_to_the_config_falls_through_to_the_team() -> N
 def test_when_nobody_is_eligible_the_lead_goes_to_the_fallback_queue() -> None:
     # Given one rep inactive, one full, one away
     away = [{"start": "2026-05-01T00:00:00+09:00", "end": "2026-12-01T00:00:00+09:00"}]
-    config = make_config(
-        reps=[rep("aoi", active=False), rep("ben", capacity=10), rep("chika", out_of_office=away)]
-    )
+    config = make_config(reps=[rep("aoi", active=False), rep("ben", capacity=10), rep("chika", out_of_office=away)])
     # When a lead comes in
     result = route(config, loads={"ben": 10})
     # Then it waits in the fallback queue, and the trace says why each rep was skipped
@@ -563,9 +557,7 @@ def test_a_rep_back_from_leave_is_not_flooded_in_weighted_rotation() -> None:
 
 def test_removing_a_member_keeps_everyone_elses_turn() -> None:
     # Given ben took the last lead, and then dan left the team
-    config = make_config(
-        reps=[rep("aoi"), rep("ben"), rep("chika"), rep("dan")], members=["aoi", "ben", "chika"]
-    )
+    config = make_config(reps=[rep("aoi"), rep("ben"), rep("chika"), rep("dan")], members=["aoi", "ben", "chika"])
     # When the next lead comes in
     result = route(config, rotation=RotationState(team_id="inside", last_rep_id="ben"))
     # Then it is still chika's turn
@@ -582,9 +574,7 @@ def test_adding_a_member_gives_them_a_turn_in_list_order() -> None:
 
 
 def test_when_the_last_rep_left_the_team_the_rotation_starts_from_the_top() -> None:
-    config = make_config(
-        reps=[rep("aoi"), rep("ben"), rep("chika"), rep("dan")], members=["aoi", "ben", "chika"]
-    )
+    config = make_config(reps=[rep("aoi"), rep("ben"), rep("chika"), rep("dan")], members=["aoi", "ben", "chika"])
     result = route(config, rotation=RotationState(team_id="inside", last_rep_id="dan"))
     assert picked(result) == "aoi"
 

@@ -160,9 +160,7 @@ def test_another_industry_scores_nothing() -> None:
 
 def test_a_configured_country_scores_its_points() -> None:
     # Given a model giving Japan 5 points
-    model = parse_scoring_model(
-        SHIPPED.read_text(encoding="utf-8").replace("countries: {}", "countries: {JP: 5}")
-    )
+    model = parse_scoring_model(SHIPPED.read_text(encoding="utf-8").replace("countries: {}", "countries: {JP: 5}"))
     # When a person in "jp" is scored
     reason = only_reason(score([], person(country="jp"), model=model))
     # Then the country rule fires

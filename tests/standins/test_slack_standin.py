@@ -59,9 +59,7 @@ async def test_an_accepted_message_is_listed(slack: httpx.AsyncClient) -> None:
     # When the messages are read out
     messages = await listed(slack)
     # Then it is there with its text and blocks
-    assert [(m["channel"], m["text"], m["blocks"]) for m in messages] == [
-        ("U07KENSATO", "New lead", [SECTION])
-    ]
+    assert [(m["channel"], m["text"], m["blocks"]) for m in messages] == [("U07KENSATO", "New lead", [SECTION])]
 
 
 async def test_each_message_gets_its_own_ts(slack: httpx.AsyncClient) -> None:
@@ -137,9 +135,7 @@ async def test_chat_update_of_an_unknown_ts_is_message_not_found(slack: httpx.As
         ({"Authorization": f"Basic {TOKEN}"}, "invalid_auth"),
     ],
 )
-async def test_missing_or_wrong_token_is_refused(
-    slack: httpx.AsyncClient, headers: dict[str, str], error: str
-) -> None:
+async def test_missing_or_wrong_token_is_refused(slack: httpx.AsyncClient, headers: dict[str, str], error: str) -> None:
     # Given a valid message with bad credentials
     body = {"channel": "U07KENSATO", "text": "New lead"}
     # When it is posted
@@ -153,9 +149,7 @@ async def test_missing_or_wrong_token_is_refused(
 @pytest.mark.parametrize("channel", [None, "", "#leads", "u07lower", "X0NOPE", "U1"])
 async def test_a_bad_channel_is_channel_not_found(slack: httpx.AsyncClient, channel: str | None) -> None:
     # Given a message to a missing or malformed channel id
-    body: dict[str, Any] = (
-        {"text": "New lead"} if channel is None else {"channel": channel, "text": "New lead"}
-    )
+    body: dict[str, Any] = {"text": "New lead"} if channel is None else {"channel": channel, "text": "New lead"}
     # When it is posted
     response = await post_message(slack, body)
     # Then Slack's error string comes back
@@ -163,9 +157,7 @@ async def test_a_bad_channel_is_channel_not_found(slack: httpx.AsyncClient, chan
 
 
 @pytest.mark.parametrize("body", [{}, {"text": ""}, {"blocks": []}])
-async def test_a_message_without_text_or_blocks_is_no_text(
-    slack: httpx.AsyncClient, body: dict[str, Any]
-) -> None:
+async def test_a_message_without_text_or_blocks_is_no_text(slack: httpx.AsyncClient, body: dict[str, Any]) -> None:
     # Given a message with nothing to show
     # When it is posted
     response = await post_message(slack, {"channel": "U07KENSATO", **body})
@@ -221,9 +213,7 @@ async def test_invalid_blocks_are_refused(slack: httpx.AsyncClient, blocks: Any)
 async def test_a_non_json_body_is_refused_as_the_wrong_post_type(slack: httpx.AsyncClient) -> None:
     # Given a form-encoded body
     # When it is posted
-    response = await slack.post(
-        "/api/chat.postMessage", data={"channel": "U07KENSATO", "text": "hi"}, headers=AUTH
-    )
+    response = await slack.post("/api/chat.postMessage", data={"channel": "U07KENSATO", "text": "hi"}, headers=AUTH)
     # Then it is refused: the notifier must send JSON
     assert response.json()["error"] == "invalid_post_type"
 

@@ -34,9 +34,7 @@ def smtp() -> Iterator[Controller]:
 @pytest.fixture
 async def http(smtp: Controller) -> AsyncIterator[httpx.AsyncClient]:
     app = create_standins_app("xoxb-test", smtp.handler)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://standins.test"
-    ) as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://standins.test") as c:
         yield c
 
 
@@ -135,6 +133,4 @@ async def test_concurrently_sent_mail_is_all_kept(smtp: Controller) -> None:
     # When several alerts are sent concurrently
     await asyncio.gather(*(send(smtp, an_alert(f"rep{i}@seller.example")) for i in range(5)))
     # Then every one of them was kept
-    assert sorted(m.rcpt_tos[0] for m in smtp.handler.messages) == [
-        f"rep{i}@seller.example" for i in range(5)
-    ]
+    assert sorted(m.rcpt_tos[0] for m in smtp.handler.messages) == [f"rep{i}@seller.example" for i in range(5)]

@@ -40,9 +40,7 @@ def _round_robin(members: list[str], eligible: set[str], state: RotationState) -
     return None
 
 
-def _weighted(
-    members: list[str], eligible: set[str], reps: Mapping[str, Rep], state: RotationState
-) -> Pick | None:
+def _weighted(members: list[str], eligible: set[str], reps: Mapping[str, Rep], state: RotationState) -> Pick | None:
     # Smooth weighted round-robin (nginx): every eligible rep gains its weight, the highest current weight
     # wins and pays back the total. Ineligible reps gain nothing, so a rep back from leave does not catch up.
     in_play = [m for m in members if m in eligible]
