@@ -38,6 +38,7 @@ def _cmd_reset(_: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from leadflow import stack
     from leadflow.demo import run_demo
+    from shared.settings import DEV_SECRET
 
     lay = stack.layout_from_env()
     if not args.no_up:
@@ -48,6 +49,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             os.environ.get("LEADFLOW_INGEST_URL", lay.service("ingest").url),
             os.environ.get("LEADFLOW_ROUTER_URL", lay.service("router").url),
             api_key=keys[0] if keys else None,
+            webhook_secret=os.environ.get("WEBHOOK_SECRET") or dict(lay.env).get("WEBHOOK_SECRET", DEV_SECRET),
             timeout_s=args.timeout,
         )
     )

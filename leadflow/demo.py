@@ -6,6 +6,7 @@ import asyncio
 import os
 import shutil
 import sys
+import time
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -14,9 +15,12 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import httpx
+import orjson
 
 from leadflow.demo_data import DemoEvent, sample_events
 from shared.normalize import lead_id_for
+from shared.settings import DEV_SECRET
+from shared.signatures import signed_headers
 
 CONCURRENCY = 16
 POLL_INTERVAL_S = 1.0
@@ -114,11 +118,21 @@ def _by_lead(events: Iterable[DemoEvent]) -> dict[str, list[DemoEvent]]:
     return leads
 
 
-async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
-    """POST with a few retries of what is transient (Kafka briefly away, throttling, a dropped connection)."""
+async def _post(
+    client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str], webhook_secret: str | None
+) -> httpx.Response:
+    """POST with a few retries of what is transient (Kafka briefly away, throttling, a dropped connection).
+
+    Behaviour webhooks are signed, as a marketing-automation platform would sign them (re-signed per try, so a
+    retry never carries a stale timestamp).
+    """
+    raw = orjson.dumps(body)
     for delay in (*_RETRY_DELAYS_S, None):
+        sent_headers = {**headers, "content-type": "application/json"}
+        if url.endswith("/behavior") and webhook_secret:
+            sent_headers |= signed_headers(webhook_secret, int(time.time()), raw)
         try:
-            response = await client.post(url, json=body, headers=headers)
+            response = await client.post(url, content=raw, headers=sent_headers)
         except httpx.TransportError:
             if delay is None:
                 raise
@@ -130,7 +144,12 @@ async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any], heade
 
 
 async def post_events(
-    client: httpx.AsyncClient, ingest_url: str, events: Sequence[DemoEvent], api_key: str | None, out: TextIO
+    client: httpx.AsyncClient,
+    ingest_url: str,
+    events: Sequence[DemoEvent],
+    api_key: str | None,
+    out: TextIO,
+    webhook_secret: str | None = None,
 ) -> _Posted:
     """Post every event, one lead's events in order, ``CONCURRENCY`` leads at a time, with a progress bar."""
     headers = {"X-API-Key": api_key} if api_key else {}
@@ -147,7 +166,7 @@ async def post_events(
             for event in lead_events:
                 url = f"{ingest_url.rstrip('/')}/v1/events/{event.endpoint}"
                 try:
-                    response = await _post(client, url, event.body, headers)
+                    response = await _post(client, url, event.body, headers, webhook_secret)
                 except httpx.TransportError as exc:
                     result.rejected[(event.endpoint, f"no answer: {type(exc).__name__} {exc}"[:200])] += 1
                 else:
@@ -411,6 +430,7 @@ async def run_demo(
     router_url: str,
     *,
     api_key: str | None,
+    webhook_secret: str | None = None,
     timeout_s: float = 120,
     out: TextIO = sys.stdout,
     transport: httpx.AsyncBaseTransport | None = None,
@@ -426,7 +446,7 @@ async def run_demo(
         if problems:
             out.write("Not answering: " + "; ".join(problems) + "\nStart the stack first: `make up`.\n")
             return 1
-        posted = await post_events(client, ingest_url, events, api_key, out)
+        posted = await post_events(client, ingest_url, events, api_key, out, webhook_secret)
         for (endpoint, problem), count in posted.rejected.most_common(10):
             out.write(f"  {count:>4} x POST /v1/events/{endpoint} -> {problem}\n")
         if not posted.accepted:
@@ -468,6 +488,7 @@ def main() -> None:
             os.environ.get("LEADFLOW_INGEST_URL", "http://127.0.0.1:8001"),
             os.environ.get("LEADFLOW_ROUTER_URL", "http://127.0.0.1:8003"),
             api_key=keys[0] if keys else None,
+            webhook_secret=os.environ.get("WEBHOOK_SECRET", DEV_SECRET),
         )
     )
     raise SystemExit(code)

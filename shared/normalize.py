@@ -50,6 +50,8 @@ _LEGAL_FORMS = (
     "pte. ltd.",
     "pty ltd",
 )
+# Longest first: "pte. ltd." must be stripped whole, not leave "pte." behind after "ltd." matched.
+_LEGAL_FORMS_LONGEST_FIRST = sorted(_LEGAL_FORMS, key=len, reverse=True)
 _SEPARATORS = re.compile(r"[\s,・･\.\-_/]+")
 
 FREE_MAIL_DEFAULT = frozenset(
@@ -116,7 +118,7 @@ def company_key(
     changed = True
     while changed:
         changed = False
-        for form in _LEGAL_FORMS:
+        for form in _LEGAL_FORMS_LONGEST_FIRST:
             if key.startswith(form + " ") or (key.startswith(form) and not form.isascii()):
                 key = key[len(form) :].strip()
                 changed = True

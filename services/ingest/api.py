@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from services.ingest.producer import EventPublisher, PublishUnavailable
 from services.ingest.schemas import Accepted, BehaviorEvent, FeedbackEvent, FormEvent, TradeshowEvent, WebinarEvent
 from services.ingest.settings import IngestSettings
 from shared.events import Channel, LeadEvent
+from shared.signatures import leadflow_signature
 
 router = APIRouter(prefix="/v1", tags=["events"])
 SIGNATURE_TOLERANCE_S = 300
@@ -54,8 +54,7 @@ async def require_signature(
     if abs(time.time() - sent_at) > SIGNATURE_TOLERANCE_S:
         raise HTTPException(401, {"error": "stale_timestamp", "detail": "more than 5 minutes off"})
     body = await request.body()
-    secret = settings_of(request).webhook_secret.encode()
-    expected = "sha256=" + hmac.new(secret, f"{sent_at}.".encode() + body, hashlib.sha256).hexdigest()
+    expected = leadflow_signature(settings_of(request).webhook_secret, str(sent_at), body)
     if not hmac.compare_digest(expected, x_leadflow_signature):
         raise HTTPException(401, {"error": "invalid_signature"})
 

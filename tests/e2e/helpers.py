@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 import uuid
 from typing import Any
@@ -13,6 +11,7 @@ import orjson
 
 from leadflow import stack
 from shared.normalize import lead_id_for
+from shared.signatures import signed_headers
 
 API_KEY = dict(stack.TEST.env)["INGEST_API_KEYS"].split(",")[0]
 WEBHOOK_SECRET = dict(stack.TEST.env)["WEBHOOK_SECRET"]
@@ -42,13 +41,7 @@ def lead_id(person: dict[str, Any]) -> str:
 def signed(body: dict[str, Any], secret: str = WEBHOOK_SECRET, at: int | None = None) -> tuple[bytes, dict[str, str]]:
     """A behaviour webhook body and its X-LeadFlow signature headers."""
     raw = orjson.dumps(body)
-    stamp = str(at if at is not None else int(time.time()))
-    digest = hmac.new(secret.encode(), f"{stamp}.".encode() + raw, hashlib.sha256).hexdigest()
-    return raw, {
-        "content-type": "application/json",
-        "X-LeadFlow-Timestamp": stamp,
-        "X-LeadFlow-Signature": f"sha256={digest}",
-    }
+    return raw, signed_headers(secret, at if at is not None else int(time.time()), raw)
 
 
 async def slack_messages_about(http: httpx.AsyncClient, standins: str, needle: str) -> list[dict[str, Any]]:
