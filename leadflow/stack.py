@@ -33,6 +33,10 @@ DEV_SLACK_TOKEN = "xoxb-leadflow-local"  # noqa: S105 - the local Slack stand-in
 SERVICE_NAMES = ("ingest", "scoring", "router", "notifier")
 
 
+class StackError(RuntimeError):
+    """A component could not be started; the message says which, why, and where its log is."""
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
     name: str
@@ -82,34 +86,44 @@ class Layout:
 
 
 DEV = Layout("dev", CACHE / "dev", 9092, 55432, 8000, 8090, 1025, ROOT / "config")
-TEST = Layout(
-    "test",
-    CACHE / "test",
-    19092,
-    55433,
-    18000,
-    18090,
-    11025,
-    ROOT / "tests" / "fixtures" / "config",
-    env=(
-        ("ENVIRONMENT", "test"),
-        ("INGEST_API_KEYS", "lf-test-key-1,lf-test-key-2"),
-        ("WEBHOOK_SECRET", "lf-test-webhook-secret"),
-    ),
-)
+
+
+def testing_layout(slot: int | None = None) -> Layout:
+    """The test stack. LEADFLOW_TEST_SLOT=N (0-9) shifts its ports and data folder, so several test runs
+    (parallel developers, CI jobs on one host) never share a broker or a database."""
+    n = int(os.environ.get("LEADFLOW_TEST_SLOT", "0")) if slot is None else slot
+    if not 0 <= n <= 9:
+        raise StackError(f"LEADFLOW_TEST_SLOT must be 0-9, not {n}")
+    shift = n * 100
+    return Layout(
+        "test" if n == 0 else f"test{n}",
+        CACHE / ("test" if n == 0 else f"test{n}"),
+        19092 + shift,
+        55433 + shift,
+        18000 + shift,
+        18090 + shift,
+        11025 + shift,
+        ROOT / "tests" / "fixtures" / "config",
+        env=(
+            ("ENVIRONMENT", "test"),
+            ("INGEST_API_KEYS", "lf-test-key-1,lf-test-key-2"),
+            ("WEBHOOK_SECRET", "lf-test-webhook-secret"),
+        ),
+    )
+
+
+TEST = testing_layout(0)
 LAYOUTS = {"dev": DEV, "test": TEST}
 
 
 def layout_from_env() -> Layout:
     """LEADFLOW_STACK=dev (default) or test."""
     name = os.environ.get("LEADFLOW_STACK", "dev")
+    if name == "test":
+        return testing_layout()
     if name not in LAYOUTS:
         raise StackError(f"LEADFLOW_STACK must be one of {sorted(LAYOUTS)}, not {name!r}")
     return LAYOUTS[name]
-
-
-class StackError(RuntimeError):
-    """A component could not be started; the message says which, why, and where its log is."""
 
 
 def say(message: str) -> None:

@@ -20,15 +20,17 @@ class Topics:
     EVENTS = "leadflow.lead-events.v1"
     SCORED = "leadflow.lead-scored.v1"
     DECISIONS = "leadflow.routing-decisions.v1"
+    SLA = "leadflow.sla-events.v1"
     DEAD_LETTER = "leadflow.dead-letter.v1"
 
-    ALL = (EVENTS, SCORED, DECISIONS, DEAD_LETTER)
+    ALL = (EVENTS, SCORED, DECISIONS, SLA, DEAD_LETTER)
 
 
 class CloudEventType:
     LEAD_EVENT = "io.leadflow.lead.event.v1"
     LEAD_SCORED = "io.leadflow.lead.scored.v1"
     ROUTING_DECISION = "io.leadflow.routing.decision.v1"
+    SLA_EVENT = "io.leadflow.sla.event.v1"
     DEAD_LETTER = "io.leadflow.dead-letter.v1"
 
 
@@ -200,7 +202,12 @@ class LeadScored(_Model):
     previous_stage: Stage
     reasons: list[ScoreReason]
     bant: Bant = Field(default_factory=Bant)
-    trigger: LeadEvent
+    trigger: LeadEvent = Field(description="The event that best explains this update (a rank-A action first).")
+    new_events: list[LeadEvent] = Field(
+        default_factory=list,
+        description="Every event applied in this update, in (occurred_at, event_id) order: the router reads "
+        "sales feedback (contacted, rejected, …) here, never only the trigger.",
+    )
     recent_activity: list[Activity] = Field(default_factory=list)
     model_version: str
     scored_at: datetime
@@ -250,6 +257,34 @@ class RoutingDecision(_Model):
     lead: LeadScored
     trace: dict[str, Any] = Field(default_factory=dict)
     decided_at: datetime
+
+
+class SlaEventKind(StrEnum):
+    REMINDER = "reminder"
+    BREACH = "breach"
+
+
+class SlaEvent(_Model):
+    """An SLA clock fired: a reminder before the deadline or a breach at it. Payload of ``Topics.SLA``.
+
+    A breach escalates to ``escalate_to`` (the owner's manager, and ``team_channel`` when set); the
+    reassignment that follows is a separate RoutingDecision of kind REASSIGNED on ``Topics.DECISIONS``.
+    """
+
+    sla_event_id: str = Field(description="Deterministic: decision id + kind + which reminder.")
+    kind: SlaEventKind
+    decision_id: str
+    lead_id: str
+    sla_kind: SlaKind
+    due_at: datetime
+    fired_at: datetime
+    reminder_fraction: float | None = None
+    late_by_seconds: float | None = None
+    owner: RepRef | None
+    escalate_to: RepRef | None = None
+    team_channel: str | None = None
+    follow_up_attempts: int = 0
+    lead: LeadScored
 
 
 class DeadLetter(_Model):

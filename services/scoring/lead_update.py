@@ -83,6 +83,7 @@ def evaluate_lead(
         reasons=list(result.reasons),
         bant=bant,
         trigger=pick_trigger(new_events, model),
+        new_events=sorted(new_events, key=lambda e: (e.occurred_at, e.event_id)),
         recent_activity=[
             Activity(kind=e.kind, channel=e.channel, occurred_at=e.occurred_at, details=e.details) for e in activity
         ],
