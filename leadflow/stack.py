@@ -88,7 +88,7 @@ class Layout:
 DEV = Layout("dev", CACHE / "dev", 9092, 55432, 8000, 8090, 1025, ROOT / "config")
 
 
-def testing_layout(slot: int | None = None) -> Layout:
+def layout_for_tests(slot: int | None = None) -> Layout:
     """The test stack. LEADFLOW_TEST_SLOT=N (0-9) shifts its ports and data folder, so several test runs
     (parallel developers, CI jobs on one host) never share a broker or a database."""
     n = int(os.environ.get("LEADFLOW_TEST_SLOT", "0")) if slot is None else slot
@@ -112,7 +112,7 @@ def testing_layout(slot: int | None = None) -> Layout:
     )
 
 
-TEST = testing_layout(0)
+TEST = layout_for_tests(0)
 LAYOUTS = {"dev": DEV, "test": TEST}
 
 
@@ -120,7 +120,7 @@ def layout_from_env() -> Layout:
     """LEADFLOW_STACK=dev (default) or test."""
     name = os.environ.get("LEADFLOW_STACK", "dev")
     if name == "test":
-        return testing_layout()
+        return layout_for_tests()
     if name not in LAYOUTS:
         raise StackError(f"LEADFLOW_STACK must be one of {sorted(LAYOUTS)}, not {name!r}")
     return LAYOUTS[name]

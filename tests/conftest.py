@@ -75,7 +75,7 @@ def stack_urls() -> Iterator[StackUrls]:
     if existing is not None:
         yield existing
         return
-    lay = stack.testing_layout()
+    lay = stack.layout_for_tests()
     containers: list[Any] = []
     if _docker_answers():  # pragma: no cover - hosts with a Docker engine only
         from testcontainers.kafka import KafkaContainer
@@ -98,7 +98,7 @@ def stack_urls() -> Iterator[StackUrls]:
 
 @pytest.fixture(scope="session")
 def test_layout() -> stack.Layout:
-    return stack.testing_layout()
+    return stack.layout_for_tests()
 
 
 @pytest.fixture
