@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 
-COMMAND_MODULES = ("stack",)
+import leadflow.commands
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadflow", description="LeadFlow: explainable lead routing, operator tasks")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"leadflow.commands.{name}").register(sub)
+    for module in sorted(pkgutil.iter_modules(leadflow.commands.__path__), key=lambda m: m.name):
+        importlib.import_module(f"leadflow.commands.{module.name}").register(sub)
     return parser
 
 
