@@ -91,8 +91,10 @@ def clean_text(value: str | None) -> str | None:
 
 def normalize_email(value: str) -> str:
     """NFKC (full-width ＠ and ．), trimmed, lower-cased."""
-    text = unicodedata.normalize("NFKC", value).strip().lower()
-    return "".join(text.split())
+    # NFKC again at the end: lower-casing and removing inner spaces can leave a letter and its combining mark
+    # side by side, and a key that changes on a second pass would split one person into two leads.
+    text = "".join(unicodedata.normalize("NFKC", value).lower().split())
+    return unicodedata.normalize("NFKC", text)
 
 
 def email_domain(email: str) -> str:

@@ -1,7 +1,8 @@
 """Fixtures for integration tests: the real Kafka and PostgreSQL, the four services, the Slack/SMTP stand-ins.
 
 Where the stack comes from, in order:
-1. ``LEADFLOW_TEST_INGEST_URL`` (and the other ``LEADFLOW_TEST_*_URL``) set: an existing stack, used as is.
+1. ``LEADFLOW_TEST_INGEST_URL`` (and the other ``LEADFLOW_TEST_*_URL``, with ``KAFKA_BOOTSTRAP_SERVERS`` and
+   ``DATABASE_URL``) set: an existing stack, used as is.
 2. A Docker engine answers: Kafka and PostgreSQL in testcontainers, the services as local processes.
 3. Otherwise: the project's own ``test`` stack layout (``leadflow/stack.py``), all local processes, on ports
    and data folders of its own so a running demo stack is never touched.
@@ -35,6 +36,8 @@ class StackUrls:
     notifier: str
     standins: str
     logs: str | None
+    kafka: str
+    database_url: str
 
 
 def _docker_answers() -> bool:
@@ -54,6 +57,8 @@ def _from_env() -> StackUrls | None:
         notifier=os.environ["LEADFLOW_TEST_NOTIFIER_URL"],
         standins=os.environ["LEADFLOW_TEST_STANDINS_URL"],
         logs=os.environ.get("LEADFLOW_TEST_LOGS"),
+        kafka=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        database_url=os.environ["DATABASE_URL"],
     )
 
 
@@ -65,6 +70,8 @@ def _urls(lay: stack.Layout) -> StackUrls:
         notifier=lay.service("notifier").url,
         standins=lay.standin_url,
         logs=str(lay.logs),
+        kafka=stack.kafka_bootstrap(lay),
+        database_url=stack.database_url(lay),
     )
 
 

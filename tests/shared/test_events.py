@@ -1,0 +1,55 @@
+"""The Kafka contract: CloudEvents that round-trip, and signatures that verify."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from shared.events import Bant, Channel, CloudEvent, EventKind, LeadEvent, decode
+from shared.signatures import leadflow_signature, signed_headers
+
+NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+def _event() -> LeadEvent:
+    return LeadEvent(
+        event_id="ev_1",
+        lead_id="ld_" + "0" * 24,
+        channel=Channel.WEB_FORM,
+        kind=EventKind.DEMO_REQUEST,
+        occurred_at=NOW,
+        received_at=NOW,
+        source="api:web_form",
+    )
+
+
+def test_a_cloud_event_round_trips_through_its_bytes() -> None:
+    cloud = CloudEvent[LeadEvent](id="ev_1", source="/t", type="t", time=NOW, data=_event())
+    assert decode(cloud.to_bytes(), LeadEvent) == cloud
+
+
+def test_decoding_a_payload_of_the_wrong_shape_raises_a_validation_error() -> None:
+    with pytest.raises(ValidationError):
+        decode(
+            b'{"specversion": "1.0", "id": "x", "source": "s", "type": "t", "time": "2026-01-01T00:00:00Z"}', LeadEvent
+        )
+
+
+def test_confirmed_bant_facts_stay_confirmed_when_merged() -> None:
+    merged = Bant(budget=True).merged(Bant(need=True, timeline=True, authority=True))
+    assert merged.complete
+
+
+def test_the_leadflow_signature_matches_a_known_vector() -> None:
+    # printf '1700000000.{}' | openssl dgst -sha256 -hmac secret
+    assert leadflow_signature("secret", "1700000000", b"{}") == (
+        "sha256=b8569b78799ff9e3cbff0fc2d63a33a2b57f3282abd07c37ae5e8e7d79a5f163"
+    )
+
+
+def test_signed_headers_carry_the_timestamp_they_signed() -> None:
+    headers = signed_headers("secret", 1700000000, b"{}")
+    assert headers["X-LeadFlow-Timestamp"] == "1700000000"
+    assert headers["X-LeadFlow-Signature"] == leadflow_signature("secret", "1700000000", b"{}")
