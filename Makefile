@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up down status reset demo test lint format unit clean
+.PHONY: help setup up down status reset demo test lint format unit bench chaos clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -55,6 +55,12 @@ unit: $(STAMP) ## Only the tests that need no running stack
 test: setup lint ## Lint, then every test against a real Kafka + PostgreSQL test stack (started and stopped here)
 	@echo "▸ pytest (the test stack uses its own ports and data: a running demo is not touched)"
 	@$(BIN)/pytest
+
+bench: setup ## Measure throughput and latency on this machine (never part of make test); BENCH_ARGS=--quick
+	@$(BIN)/leadflow bench $(BENCH_ARGS)
+
+chaos: setup ## Faults under load (kill -9, broker and database restarts, Slack/SMTP outages) with counted results
+	@$(BIN)/leadflow chaos $(CHAOS_ARGS)
 
 clean: down ## Remove the virtualenv and caches (keeps downloaded jars)
 	@rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -39,12 +39,20 @@ class StackError(RuntimeError):
 
 @dataclass(frozen=True)
 class ServiceSpec:
+    """One process of a service. Instance 1 is the stack's own; more instances (same consumer group, their
+    own port) show that scaling out is just more members of the group."""
+
     name: str
     port: int
+    instance: int = 1
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def process(self) -> str:
+        return self.name if self.instance == 1 else f"{self.name}-{self.instance}"
 
 
 @dataclass(frozen=True)
@@ -65,8 +73,10 @@ class Layout:
     def services(self) -> tuple[ServiceSpec, ...]:
         return tuple(ServiceSpec(n, self.service_port_base + i + 1) for i, n in enumerate(SERVICE_NAMES))
 
-    def service(self, name: str) -> ServiceSpec:
-        return next(s for s in self.services if s.name == name)
+    def service(self, name: str, instance: int = 1) -> ServiceSpec:
+        """Instance N of a service listens on its base port + 10 * (N - 1)."""
+        base = next(s for s in self.services if s.name == name)
+        return ServiceSpec(name, base.port + 10 * (instance - 1), instance)
 
     @property
     def run(self) -> Path:
@@ -558,27 +568,32 @@ def service_ready(url: str) -> bool:
         return False
 
 
-def start_service(lay: Layout, spec: ServiceSpec) -> bool:
-    """Start one service under uvicorn unless it already runs; returns whether it was started."""
-    if _read_pid(lay, spec.name) is not None or _port_open(spec.port):
+def start_service(lay: Layout, spec: ServiceSpec, extra_env: Mapping[str, str] | None = None) -> bool:
+    """Start one service process under uvicorn unless it already runs; returns whether it was started."""
+    if _read_pid(lay, spec.process) is not None or _port_open(spec.port):
         return False
     argv = [
         sys.executable, "-m", "uvicorn", f"services.{spec.name}.app:app",
         "--host", "127.0.0.1", "--port", str(spec.port), "--no-access-log", "--timeout-graceful-shutdown", "10",
     ]  # fmt: skip
-    _spawn(lay, spec.name, argv, env=service_env(lay))
+    _spawn(lay, spec.process, argv, env={**service_env(lay), **(extra_env or {})})
     return True
 
 
 def wait_service(lay: Layout, spec: ServiceSpec, timeout_s: float = 90) -> float:
     """Block until the service answers /readyz."""
     return _wait(
-        f"service {spec.name}",
+        f"service {spec.process}",
         lambda: service_ready(spec.url),
         timeout_s,
-        lay.logs / f"{spec.name}.log",
-        lambda: _read_pid(lay, spec.name) is not None or _port_open(spec.port),
+        lay.logs / f"{spec.process}.log",
+        lambda: _read_pid(lay, spec.process) is not None or _port_open(spec.port),
     )
+
+
+def stop_service(lay: Layout, spec: ServiceSpec, *, kill: bool = False) -> bool:
+    """Stop one service process: gracefully, or with SIGKILL (a crash) when ``kill``."""
+    return stop_process(lay, spec.process, sig=signal.SIGKILL if kill else signal.SIGTERM)
 
 
 def start_services(lay: Layout) -> None:
@@ -612,9 +627,10 @@ def up(lay: Layout | None = None) -> Layout:
 def down(lay: Layout | None = None) -> None:
     """Stop the services, stand-ins, Kafka and PostgreSQL started by ``up``."""
     lay = lay or layout_from_env()
-    for spec in reversed(lay.services):
-        if stop_process(lay, spec.name):
-            say(f"{spec.name}: stopped")
+    extra = sorted(p.stem for p in lay.run.glob("*-[0-9]*.pid")) if lay.run.exists() else []
+    for name in extra + [s.name for s in reversed(lay.services)]:
+        if stop_process(lay, name):
+            say(f"{name}: stopped")
     if stop_process(lay, "standins"):
         say("Stand-ins: stopped")
     if stop_process(lay, "kafka", timeout_s=30):
