@@ -44,13 +44,15 @@ class Outbox:
         self.table = table
         self.producer = producer
         self.sessions = sessions
+        self._insert = insert(table).on_conflict_do_nothing(index_elements=["id"])
 
     async def add(self, session: AsyncSession, messages: Sequence[OutgoingMessage]) -> None:
         """Store messages in the caller's transaction."""
         if not messages:
             return
         rows = [{"id": m.id, "topic": m.topic, "key": m.key, "value": m.value} for m in messages]
-        await session.execute(insert(self.table).values(rows).on_conflict_do_nothing(index_elements=["id"]))
+        # One statement compiled once, executed over many rows (a per-batch VALUES list recompiles each time).
+        await session.execute(self._insert, rows)
 
     async def flush(self, messages: Sequence[OutgoingMessage]) -> None:
         """Publish committed messages and delete them from the table."""
