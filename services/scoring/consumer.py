@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -58,7 +59,10 @@ class ScoringHandler:
             fresh = [e for e in {e.event_id: e for e in events}.values() if e.event_id in new_ids]
             if not fresh:
                 return []  # a redelivery: already applied, and its output already went through the outbox
-            lead_ids = sorted({e.lead_id for e in fresh})
+            by_lead: dict[str, list[LeadEvent]] = defaultdict(list)
+            for e in fresh:
+                by_lead[e.lead_id].append(e)
+            lead_ids = sorted(by_lead)
             current = await repository.lead_rows(session, lead_ids)
             history = await repository.events_of(session, lead_ids)
             updates: list[LeadUpdate] = []
@@ -67,13 +71,15 @@ class ScoringHandler:
                 updates.append(
                     evaluate_lead(
                         all_events=history[lead_id],
-                        new_events=[e for e in fresh if e.lead_id == lead_id],
+                        new_events=by_lead[lead_id],
                         current_stage=Stage(row.stage) if row is not None else Stage.LEAD,
                         model=model,
                         now=now,
                     )
                 )
-            await repository.upsert_leads(session, [_lead_row(u.scored) for u in updates])
+            await repository.upsert_leads(
+                session, [lead_row(u.scored, _latest(history[u.scored.lead_id])) for u in updates]
+            )
             await repository.add_stage_history(
                 session,
                 [
@@ -83,15 +89,26 @@ class ScoringHandler:
                     for s in u.steps
                 ],
             )  # fmt: skip
-            messages = [_message(u.scored, [e.event_id for e in fresh if e.lead_id == u.scored.lead_id],
-                                 correlation.get(u.scored.lead_id)) for u in updates]  # fmt: skip
+            messages = [
+                scored_message(
+                    u.scored,
+                    scored_id(u.scored.lead_id, [e.event_id for e in by_lead[u.scored.lead_id]]),
+                    correlation.get(u.scored.lead_id),
+                )
+                for u in updates
+            ]
             await self.outbox.add(session, messages)
         for update in updates:
             _observe(update)
         return messages
 
 
-def _lead_row(scored: LeadScored) -> dict[str, object]:
+def _latest(events: Sequence[LeadEvent]) -> datetime:
+    return max(e.occurred_at for e in events)
+
+
+def lead_row(scored: LeadScored, last_event_at: datetime) -> dict[str, object]:
+    """The ``leads`` row of a scored lead."""
     return {
         "lead_id": scored.lead_id,
         "person": scored.person.model_dump(mode="json") if scored.person else None,
@@ -104,14 +121,15 @@ def _lead_row(scored: LeadScored) -> dict[str, object]:
         "bant": scored.bant.model_dump(mode="json"),
         "reasons": [r.model_dump(mode="json") for r in scored.reasons],
         "model_version": scored.model_version,
-        "last_event_at": scored.trigger.occurred_at,
+        "last_event_at": last_event_at,
         "scored_at": scored.scored_at,
     }
 
 
-def _message(scored: LeadScored, new_event_ids: list[str], correlation_id: str | None) -> OutgoingMessage:
+def scored_message(scored: LeadScored, message_id: str, correlation_id: str | None) -> OutgoingMessage:
+    """The lead-scored record of an update, under its deterministic id."""
     cloud = CloudEvent[LeadScored](
-        id=scored_id(scored.lead_id, new_event_ids),
+        id=message_id,
         source="/leadflow/scoring",
         type=CloudEventType.LEAD_SCORED,
         subject=scored.lead_id,

@@ -6,10 +6,11 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from services.scoring.domain import compute_score, merge_bant, merge_profile, next_stage
 from services.scoring.model import ScoringModel
-from shared.events import Activity, Channel, LeadEvent, LeadScored, Stage
+from shared.events import Activity, Channel, LeadEvent, LeadScored, Rank, Stage, Temperature
 
 RECENT_ACTIVITY = 5
 
@@ -65,11 +66,6 @@ def evaluate_lead(
         elif change.changed:
             steps.append(StageStep(stage, change.stage, event.event_id))
             stage = change.stage
-    activity = sorted(
-        (e for e in all_events if e.channel is not Channel.FEEDBACK),
-        key=lambda e: (e.occurred_at, e.event_id),
-        reverse=True,
-    )[:RECENT_ACTIVITY]
     scored = LeadScored(
         lead_id=lead_id,
         person=person,
@@ -84,10 +80,115 @@ def evaluate_lead(
         bant=bant,
         trigger=pick_trigger(new_events, model),
         new_events=sorted(new_events, key=lambda e: (e.occurred_at, e.event_id)),
-        recent_activity=[
-            Activity(kind=e.kind, channel=e.channel, occurred_at=e.occurred_at, details=e.details) for e in activity
-        ],
+        recent_activity=_recent_activity(all_events),
         model_version=model.version,
         scored_at=now,
     )
     return LeadUpdate(scored=scored, steps=tuple(steps), refused=tuple(refused))
+
+
+def _recent_activity(events: Sequence[LeadEvent]) -> list[Activity]:
+    latest = sorted(
+        (e for e in events if e.channel is not Channel.FEEDBACK),
+        key=lambda e: (e.occurred_at, e.event_id),
+        reverse=True,
+    )[:RECENT_ACTIVITY]
+    return [Activity(kind=e.kind, channel=e.channel, occurred_at=e.occurred_at, details=e.details) for e in latest]
+
+
+# ---- re-evaluation: no new event, the clock (decay) or the model changed ---------------------------------
+
+_RANK_ORDER = {Rank.A: 2, Rank.B: 1, Rank.C: 0}
+_TEMPERATURE_ORDER = {Temperature.HOT: 2, Temperature.WARM: 1, Temperature.COLD: 0}
+
+
+class Cause(StrEnum):
+    """Why a lead was scored again without a new event."""
+
+    DECAY = "decay"  # the periodic re-evaluation: time passed, intent decayed, windows closed
+    MODEL = "model"  # scoring.yaml changed and was reloaded
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """What the lead's stored row says about it: the yardstick a re-evaluation compares against."""
+
+    stage: Stage
+    rank: Rank
+    temperature: Temperature
+
+
+@dataclass(frozen=True)
+class Reevaluation:
+    """A lead scored again without a new event, and what crossed a threshold."""
+
+    update: LeadUpdate
+    rank_changed: bool
+    stage_changed: bool
+    temperature_changed: bool
+    went_down: bool  # rank, temperature or stage moved down (hot → warm, A → B, MQL → nurture)
+
+    @property
+    def crossed(self) -> bool:
+        """Whether anything downstream acts on (rank, temperature, stage) changed: this one is published."""
+        return self.rank_changed or self.stage_changed or self.temperature_changed
+
+
+def reevaluated_id(cause: Cause, before: StoredState, after: LeadScored) -> str:
+    """Deterministic id of a re-evaluation: the same crossing, same events and model, always the same id."""
+    parts = [
+        after.lead_id,
+        cause.value,
+        after.model_version,
+        after.trigger.event_id,  # the latest event: a new event in between makes a new crossing
+        f"{before.rank.value}/{before.temperature.value}/{before.stage.value}",
+        f"{after.rank.value}/{after.temperature.value}/{after.stage.value}",
+    ]
+    return f"sc_{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:32]}"
+
+
+def reevaluate_lead(
+    *, all_events: Sequence[LeadEvent], stored: StoredState, model: ScoringModel, now: datetime
+) -> Reevaluation:
+    """Score a lead again from its stored events with no new one: only the automatic stage moves apply.
+
+    The published update names the lead's latest event as ``trigger`` and has an empty ``new_events``:
+    that is how a consumer tells "time or the model moved this lead" from "the person did something".
+    """
+    ordered = sorted(all_events, key=lambda e: (e.occurred_at, e.event_id))
+    latest = ordered[-1]
+    person = merge_profile(ordered)
+    bant = merge_bant(ordered)
+    result = compute_score(person, ordered, model, now)
+    change = next_stage(stored.stage, event=None, total=result.total, bant=bant, model=model)
+    steps = (StageStep(stored.stage, change.stage, None),) if change.changed else ()
+    scored = LeadScored(
+        lead_id=latest.lead_id,
+        person=person,
+        fit=result.fit,
+        intent=result.intent,
+        total=result.total,
+        rank=result.rank,
+        temperature=result.temperature,
+        stage=change.stage,
+        previous_stage=stored.stage,
+        reasons=list(result.reasons),
+        bant=bant,
+        trigger=latest,
+        new_events=[],
+        recent_activity=_recent_activity(ordered),
+        model_version=model.version,
+        scored_at=now,
+    )
+    went_down = (
+        _RANK_ORDER[result.rank] < _RANK_ORDER[stored.rank]
+        or _TEMPERATURE_ORDER[result.temperature] < _TEMPERATURE_ORDER[stored.temperature]
+        or (change.changed and change.stage == Stage.NURTURE)
+    )
+    return Reevaluation(
+        update=LeadUpdate(scored=scored, steps=steps, refused=()),
+        rank_changed=result.rank != stored.rank,
+        stage_changed=change.changed,
+        temperature_changed=result.temperature != stored.temperature,
+        went_down=went_down,
+    )

@@ -7,3 +7,8 @@ STAGE_TRANSITIONS = Counter(
 )
 REFUSED_TRANSITIONS = Counter("leadflow_stage_transitions_refused_total", "Illegal transitions refused", ["kind"])
 SCORED = Counter("leadflow_leads_scored_total", "Lead scorings published, by rank", ["rank"])
+REEVALUATED = Counter(
+    "leadflow_leads_reevaluated_total",
+    "Leads scored again without a new event, by cause (decay, model) and whether a threshold was crossed",
+    ["cause", "outcome"],
+)

@@ -38,6 +38,7 @@ leads = sa.Table(
     sa.Column("model_version", sa.Text, nullable=False),
     sa.Column("last_event_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_leads_model_version", "model_version", "lead_id"),
 )
 
 stage_history = sa.Table(
@@ -49,6 +50,27 @@ stage_history = sa.Table(
     sa.Column("to_stage", sa.Text, nullable=False),
     sa.Column("event_id", sa.Text),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Background rescoring and re-evaluation runs: progress is written with each batch, in its transaction, so
+# any instance (and `leadflow scoring rescore`) can report a job, and a crash leaves a truthful count.
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("job_id", sa.Text, primary_key=True),
+    sa.Column("cause", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("model_version", sa.Text, nullable=False),
+    sa.Column("scanned", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("changed_rank", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("changed_stage", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("changed_rank_or_stage", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("changed_temperature", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("went_down", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("published", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
 )
 
 outbox = outbox_table(metadata)

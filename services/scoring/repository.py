@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring.models import lead_events, leads, stage_history
-from shared.events import LeadEvent
+from services.scoring.models import jobs, lead_events, leads, stage_history
+from shared.events import EventKind, LeadEvent, Rank, Stage, Temperature
+
+
+def _any(column: sa.ColumnElement[str], values: Sequence[str]) -> sa.ColumnElement[bool]:
+    # one array parameter instead of one parameter per id: a batch of any size stays one statement
+    return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(sa.Text)))
 
 
 async def insert_new_events(session: AsyncSession, events: Sequence[LeadEvent]) -> set[str]:
@@ -28,15 +34,18 @@ async def insert_new_events(session: AsyncSession, events: Sequence[LeadEvent]) 
         }
         for e in {e.event_id: e for e in events}.values()
     ]
-    stmt = insert(lead_events).values(rows).on_conflict_do_nothing(index_elements=["event_id"])
-    result = await session.execute(stmt.returning(lead_events.c.event_id))
+    # executemany form: one cached compiled statement sent as pages of rows, not a statement compiled per size
+    stmt = insert(lead_events).on_conflict_do_nothing(index_elements=["event_id"]).returning(lead_events.c.event_id)
+    result = await session.execute(stmt, rows)
     return {row[0] for row in result}
 
 
 async def events_of(session: AsyncSession, lead_ids: Sequence[str]) -> dict[str, list[LeadEvent]]:
     """Every stored event of these leads."""
+    if not lead_ids:
+        return {}
     result = await session.execute(
-        sa.select(lead_events.c.lead_id, lead_events.c.payload).where(lead_events.c.lead_id.in_(lead_ids))
+        sa.select(lead_events.c.lead_id, lead_events.c.payload).where(_any(lead_events.c.lead_id, lead_ids))
     )
     out: dict[str, list[LeadEvent]] = defaultdict(list)
     for lead_id, payload in result:
@@ -45,30 +54,122 @@ async def events_of(session: AsyncSession, lead_ids: Sequence[str]) -> dict[str,
 
 
 async def lead_rows(session: AsyncSession, lead_ids: Sequence[str], *, lock: bool = True) -> dict[str, Any]:
-    """Current state of these leads; locked so two instances never interleave one lead's update."""
-    stmt = sa.select(leads).where(leads.c.lead_id.in_(lead_ids))
+    """Current state of these leads; locked (in lead_id order) so two writers never interleave one lead."""
+    stmt = sa.select(leads).where(_any(leads.c.lead_id, lead_ids)).order_by(leads.c.lead_id)
     if lock:
         stmt = stmt.with_for_update()
     return {row.lead_id: row for row in await session.execute(stmt)}
 
 
 async def upsert_leads(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or replace these leads' state in one statement."""
     if not rows:
         return
-    stmt = insert(leads).values(list(rows))
+    stmt = insert(leads)
     updated = {c.name: stmt.excluded[c.name] for c in leads.columns if c.name != "lead_id"}
-    await session.execute(stmt.on_conflict_do_update(index_elements=["lead_id"], set_=updated))
+    await session.execute(stmt.on_conflict_do_update(index_elements=["lead_id"], set_=updated), list(rows))
 
 
 async def add_stage_history(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Append stage steps."""
     if rows:
-        await session.execute(sa.insert(stage_history).values(list(rows)))
+        await session.execute(sa.insert(stage_history), list(rows))
 
 
 async def get_lead(session: AsyncSession, lead_id: str) -> Any | None:
+    """One lead's stored state, or None."""
     return (await session.execute(sa.select(leads).where(leads.c.lead_id == lead_id))).first()
 
 
 async def stage_history_of(session: AsyncSession, lead_id: str) -> list[Any]:
+    """One lead's stage steps, oldest first."""
     stmt = sa.select(stage_history).where(stage_history.c.lead_id == lead_id).order_by(stage_history.c.id)
     return list(await session.execute(stmt))
+
+
+# ---- re-evaluation and rescoring: keyset pages of leads, locked without waiting --------------------------
+
+# Leads that time can still move down: a rank above C, a temperature above cold, or an MQL (which decay can
+# drop to nurture). Everything else is already at the bottom of every threshold time can cross.
+_CAN_DECAY = sa.or_(
+    leads.c.rank != Rank.C.value, leads.c.temperature != Temperature.COLD.value, leads.c.stage == Stage.MQL.value
+)
+
+
+async def lock_page(
+    session: AsyncSession,
+    *,
+    after: str,
+    limit: int,
+    stale_for: str | None = None,
+    only: Sequence[str] | None = None,
+) -> list[Any]:
+    """The next page of leads (lead_id > ``after``) a re-evaluation should look at, locked.
+
+    ``stale_for``: a model version; only leads scored by another version (a rescore). Otherwise only leads
+    that decay can still move down. ``only`` narrows to some lead ids. A lead whose row another writer holds
+    (the consumer scoring a new event) is skipped: that writer is scoring it with a fresh clock already.
+    """
+    condition = leads.c.model_version != stale_for if stale_for is not None else _CAN_DECAY
+    stmt = sa.select(leads.c.lead_id, leads.c.stage, leads.c.rank, leads.c.temperature).where(
+        leads.c.lead_id > after, condition
+    )
+    if only is not None:
+        stmt = stmt.where(_any(leads.c.lead_id, only))
+    stmt = stmt.order_by(leads.c.lead_id).limit(limit).with_for_update(skip_locked=True)
+    return list(await session.execute(stmt))
+
+
+async def count_stale(session: AsyncSession, model_version: str, only: Sequence[str] | None = None) -> int:
+    """How many leads were scored by a model version other than this one."""
+    stmt = sa.select(sa.func.count()).select_from(leads).where(leads.c.model_version != model_version)
+    if only is not None:
+        stmt = stmt.where(_any(leads.c.lead_id, only))
+    return int((await session.execute(stmt)).scalar_one())
+
+
+# ---- jobs ------------------------------------------------------------------------------------------------
+
+_COUNTERS = ("scanned", "changed_rank", "changed_stage", "changed_rank_or_stage", "changed_temperature",
+             "went_down", "published")  # fmt: skip
+
+
+async def create_job(session: AsyncSession, job_id: str, cause: str, model_version: str, now: datetime) -> None:
+    """Record a job as running."""
+    await session.execute(
+        sa.insert(jobs).values(job_id=job_id, cause=cause, state="running", model_version=model_version, started_at=now)
+    )
+
+
+async def add_to_job(session: AsyncSession, job_id: str, counts: Mapping[str, int]) -> None:
+    """Add one batch's counts to the job, in the batch's transaction."""
+    values = {name: jobs.c[name] + counts.get(name, 0) for name in _COUNTERS}
+    await session.execute(sa.update(jobs).where(jobs.c.job_id == job_id).values(**values))
+
+
+async def finish_job(session: AsyncSession, job_id: str, state: str, now: datetime, error: str | None = None) -> None:
+    """Mark a job done, failed or superseded."""
+    await session.execute(
+        sa.update(jobs).where(jobs.c.job_id == job_id).values(state=state, finished_at=now, error=error)
+    )
+
+
+async def get_job(session: AsyncSession, job_id: str) -> Any | None:
+    """One job, or None."""
+    return (await session.execute(sa.select(jobs).where(jobs.c.job_id == job_id))).first()
+
+
+# ---- calibration: leads with a sales outcome -------------------------------------------------------------
+
+OUTCOME_KINDS = (EventKind.SALES_WON, EventKind.SALES_LOST, EventKind.SALES_ACCEPTED, EventKind.SALES_REJECTED)
+
+
+async def leads_with_outcomes(session: AsyncSession) -> list[str]:
+    """Ids of leads that sales accepted, rejected, won or lost."""
+    stmt = (
+        sa.select(lead_events.c.lead_id)
+        .where(lead_events.c.kind.in_([k.value for k in OUTCOME_KINDS]))
+        .distinct()
+        .order_by(lead_events.c.lead_id)
+    )
+    return [row[0] for row in await session.execute(stmt)]

@@ -1,20 +1,39 @@
-"""Scoring settings: the shared base plus the model file."""
+"""Scoring settings: the shared base plus the model file, the admin token and the background jobs."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
-from shared.settings import BaseServiceSettings
+from pydantic import Field
+
+from shared.settings import DEV_SECRET, BaseServiceSettings
 
 
 class ScoringSettings(BaseServiceSettings):
     consumer_group: str = "leadflow-scoring"
     max_batch: int = 500
+    # Bearer token of /v1/admin/* (reload the model, start a re-evaluation, read a job).
+    scoring_admin_token: str = DEV_SECRET
+    # Decay re-evaluation: how often every lead that can still move down is scored again with a fresh clock.
+    # 0 turns the periodic task off (a re-evaluation can still be started through the admin endpoint).
+    reevaluate_interval_s: float = Field(default=3600.0, ge=0)
+    # The first one runs soon after start, so frequent restarts (deploys) never starve it.
+    reevaluate_first_delay_s: float = Field(default=60.0, ge=0)
+    # Leads per page (one transaction each) when rescoring or re-evaluating.
+    job_batch_size: int = Field(default=500, ge=1, le=5000)
+    # Walks over the leads a rescore may take: a consumer batch that began under the old model can commit
+    # after the walk passed its lead, and the next walk picks it up.
+    rescore_max_passes: int = Field(default=3, ge=1)
+    # On start, rescore leads scored by another model version (scoring.yaml changed while the service was down).
+    rescore_on_start: bool = True
 
     @property
     def model_path(self) -> Path:
         return self.leadflow_config_dir / "scoring.yaml"
+
+    def secrets(self) -> dict[str, str | None]:
+        return {"scoring_admin_token": self.scoring_admin_token}
 
 
 @lru_cache
