@@ -1,116 +1,169 @@
-"""Thin HTTP routes: validate, normalize (pure), publish durably, answer 202."""
+"""Thin HTTP routes for the contract's events: authenticate, validate, normalize (pure), accept, answer."""
 
 from __future__ import annotations
 
-import hmac
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from services.ingest import metrics
+from services.ingest.deps import (
+    IdempotencyKey,
+    Principal,
+    api_key_principal,
+    form_principal,
+    limit,
+    respond,
+    settings_of,
+    state_of,
+)
 from services.ingest.domain import IncomingBody, to_lead_event
-from services.ingest.producer import EventPublisher, PublishUnavailable
-from services.ingest.schemas import Accepted, BehaviorEvent, FeedbackEvent, FormEvent, TradeshowEvent, WebinarEvent
-from services.ingest.settings import IngestSettings
+from services.ingest.schemas import (
+    Accepted,
+    BatchItemResult,
+    BatchRequest,
+    BatchResponse,
+    BehaviorEvent,
+    FeedbackEvent,
+    FormEvent,
+    TradeshowEvent,
+    WebinarEvent,
+)
+from services.ingest.signatures import SignatureError, verify_leadflow
 from shared.events import Channel, LeadEvent
-from shared.signatures import leadflow_signature
 
 router = APIRouter(prefix="/v1", tags=["events"])
-SIGNATURE_TOLERANCE_S = 300
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or wrong API key, form key or signature"},
+    413: {"description": "Body over the size limit"},
+    415: {"description": "Not application/json"},
+    422: {"description": "The JSON path and reason of each bad field"},
+    429: {"description": "Over the rate limit; see Retry-After"},
+    503: {"description": "Kafka or the database is unavailable: nothing stored; see Retry-After"},
+}
 
 
-def settings_of(request: Request) -> IngestSettings:
-    return request.app.state.settings
-
-
-def publisher_of(request: Request) -> EventPublisher:
-    return request.app.state.publisher
-
-
-def require_api_key(
-    request: Request, x_api_key: Annotated[str | None, Header(description="One of INGEST_API_KEYS")] = None
-) -> None:
-    """Forms, webinars, trade shows, feedback and batch need an API key once keys are configured."""
-    keys = settings_of(request).api_keys
-    if keys and not any(hmac.compare_digest(x_api_key or "", key) for key in keys):
-        raise HTTPException(401, {"error": "invalid_api_key", "detail": "send a valid X-API-Key header"})
-
-
-async def require_signature(
+async def behavior_principal(
     request: Request,
-    x_leadflow_timestamp: Annotated[str | None, Header()] = None,
-    x_leadflow_signature: Annotated[str | None, Header()] = None,
-) -> None:
+    x_leadflow_timestamp: Annotated[str | None, Header(description="Unix seconds")] = None,
+    x_leadflow_signature: Annotated[str | None, Header(description='sha256=hex(HMAC("<timestamp>.<body>"))')] = None,
+) -> Principal:
     """Behaviour webhooks are signed: sha256=HMAC(WEBHOOK_SECRET, "<timestamp>.<raw body>")."""
-    if not x_leadflow_timestamp or not x_leadflow_signature:
-        raise HTTPException(401, {"error": "missing_signature"})
-    try:
-        sent_at = int(x_leadflow_timestamp)
-    except ValueError:
-        raise HTTPException(401, {"error": "invalid_timestamp"}) from None
-    if abs(time.time() - sent_at) > SIGNATURE_TOLERANCE_S:
-        raise HTTPException(401, {"error": "stale_timestamp", "detail": "more than 5 minutes off"})
-    body = await request.body()
-    expected = leadflow_signature(settings_of(request).webhook_secret, str(sent_at), body)
-    if not hmac.compare_digest(expected, x_leadflow_signature):
-        raise HTTPException(401, {"error": "invalid_signature"})
-
-
-async def _accept(request: Request, channel: Channel, body: IncomingBody) -> Accepted:
     settings = settings_of(request)
-    event = to_lead_event(
-        channel,
-        body,
-        received_at=datetime.now(UTC),
-        source=f"api:{channel.value}",
-        default_region=settings.default_phone_region,
-    )
-    await _publish(request, [event])
-    metrics.EVENTS.labels(channel.value, event.kind.value).inc()
-    return Accepted(event_id=event.event_id, lead_id=event.lead_id)
-
-
-async def _publish(request: Request, events: list[LeadEvent]) -> None:
     try:
-        await publisher_of(request).publish(events, request.headers.get("x-correlation-id"))
-    except PublishUnavailable:
-        metrics.PUBLISH_FAILURES.inc()
-        raise HTTPException(
-            503, {"error": "kafka_unavailable", "detail": "not stored; retry later"}, headers={"Retry-After": "5"}
-        ) from None
+        verify_leadflow(
+            settings.webhook_secret,
+            x_leadflow_timestamp,
+            x_leadflow_signature,
+            await request.body(),
+            now=time.time(),
+            tolerance_s=settings.signature_tolerance_s,
+        )
+    except SignatureError as exc:
+        metrics.REJECTED.labels("behavior", exc.code).inc()
+        raise HTTPException(401, {"error": exc.code, "detail": exc.detail}) from None
+    principal = Principal("behavior", "signed:behavior")
+    limit(request, principal)
+    return principal
 
 
-@router.post("/events/form", status_code=202, dependencies=[Depends(require_api_key)])
-async def post_form(request: Request, body: FormEvent) -> Accepted:
-    """A web form: demo request, contact, document request, pricing inquiry or newsletter signup."""
-    return await _accept(request, Channel.WEB_FORM, body)
+def _event(request: Request, channel: Channel, body: IncomingBody, source: str, now: datetime) -> LeadEvent:
+    return to_lead_event(
+        channel, body, received_at=now, source=source, default_region=settings_of(request).default_phone_region
+    )
 
 
-@router.post("/events/webinar", status_code=202, dependencies=[Depends(require_api_key)])
-async def post_webinar(request: Request, body: WebinarEvent) -> Accepted:
+async def _accept_one(
+    request: Request, principal: Principal, channel: Channel, body: IncomingBody, key: str | None
+) -> JSONResponse:
+    async def produce() -> Accepted:
+        now = datetime.now(UTC)
+        event = _event(request, channel, body, f"api:{channel.value}", now)
+        await state_of(request).intake.accept([event], request.headers.get("x-correlation-id"), now)
+        return Accepted(event_id=event.event_id, lead_id=event.lead_id)
+
+    return await respond(request, principal, 202, produce, key)
+
+
+async def _honeypot_filled(request: Request) -> bool:
+    field = settings_of(request).form_honeypot_field
+    if not field:
+        return False
+    try:
+        raw = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(raw, dict) and bool(raw.get(field))
+
+
+@router.post("/events/form", status_code=202, response_model=Accepted, responses=_ERRORS)
+async def post_form(
+    request: Request,
+    body: FormEvent,
+    principal: Annotated[Principal, Depends(form_principal)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """A web form: demo request, contact, document request, pricing inquiry or newsletter signup.
+
+    Browsers may post with a site's public ``X-Form-Key``; a filled honeypot field is answered like a success
+    and dropped, so a bot learns nothing.
+    """
+    if await _honeypot_filled(request):
+        metrics.HONEYPOT.inc()
+        event = _event(request, Channel.WEB_FORM, body, "api:web_form", datetime.now(UTC))
+        return JSONResponse(
+            status_code=202, content=Accepted(event_id=event.event_id, lead_id=event.lead_id).model_dump()
+        )
+    return await _accept_one(request, principal, Channel.WEB_FORM, body, idempotency_key)
+
+
+@router.post("/events/webinar", status_code=202, response_model=Accepted, responses=_ERRORS)
+async def post_webinar(
+    request: Request,
+    body: WebinarEvent,
+    principal: Annotated[Principal, Depends(api_key_principal)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """A webinar or seminar: registered, attended, no-show, question, consultation request."""
-    return await _accept(request, Channel.WEBINAR, body)
+    return await _accept_one(request, principal, Channel.WEBINAR, body, idempotency_key)
 
 
-@router.post("/events/tradeshow", status_code=202, dependencies=[Depends(require_api_key)])
-async def post_tradeshow(request: Request, body: TradeshowEvent) -> Accepted:
+@router.post("/events/tradeshow", status_code=202, response_model=Accepted, responses=_ERRORS)
+async def post_tradeshow(
+    request: Request,
+    body: TradeshowEvent,
+    principal: Annotated[Principal, Depends(api_key_principal)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """A trade-show badge scan with the rep's rating."""
-    return await _accept(request, Channel.TRADESHOW, body)
+    return await _accept_one(request, principal, Channel.TRADESHOW, body, idempotency_key)
 
 
-@router.post("/events/behavior", status_code=202, dependencies=[Depends(require_signature)])
-async def post_behavior(request: Request, body: BehaviorEvent) -> Accepted:
+@router.post("/events/behavior", status_code=202, response_model=Accepted, responses=_ERRORS)
+async def post_behavior(
+    request: Request,
+    body: BehaviorEvent,
+    principal: Annotated[Principal, Depends(behavior_principal)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """A signed marketing-automation behaviour webhook."""
-    return await _accept(request, Channel.BEHAVIOR, body)
+    return await _accept_one(request, principal, Channel.BEHAVIOR, body, idempotency_key)
 
 
-@router.post("/events/feedback", status_code=202, dependencies=[Depends(require_api_key)])
-async def post_feedback(request: Request, body: FeedbackEvent) -> Accepted:
+@router.post("/events/feedback", status_code=202, response_model=Accepted, responses=_ERRORS)
+async def post_feedback(
+    request: Request,
+    body: FeedbackEvent,
+    principal: Annotated[Principal, Depends(api_key_principal)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Sales feedback: accepted, rejected, contacted, BANT, meeting, won, lost."""
-    return await _accept(request, Channel.FEEDBACK, body)
+    return await _accept_one(request, principal, Channel.FEEDBACK, body, idempotency_key)
 
 
 BATCH_MODELS: dict[str, tuple[Channel, TypeAdapter[Any]]] = {
@@ -122,51 +175,52 @@ BATCH_MODELS: dict[str, tuple[Channel, TypeAdapter[Any]]] = {
 }
 
 
-class BatchItem(BaseModel):
-    channel: Literal["form", "webinar", "tradeshow", "behavior", "feedback"]
-    event: dict[str, Any]
+def _item_errors(exc: ValidationError, index: int) -> list[dict[str, str]]:
+    return [
+        {"path": "/".join(("events", str(index), "event", *(str(p) for p in e["loc"]))), "reason": e["msg"]}
+        for e in exc.errors()
+    ]
 
 
-class BatchRequest(BaseModel):
-    events: Annotated[list[BatchItem], Field(min_length=1, max_length=1000)]
+@router.post("/events/batch", status_code=207, response_model=BatchResponse, responses=_ERRORS)
+async def post_batch(
+    request: Request,
+    body: BatchRequest,
+    principal: Annotated[Principal, Depends(api_key_principal)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Up to 1,000 mixed events (MAX_BATCH_EVENTS); each accepted (202) or rejected (422) on its own."""
+    limit_ = settings_of(request).max_batch_events
+    if len(body.events) > limit_:
+        raise HTTPException(
+            422,
+            {"error": "validation_failed", "errors": [{"path": "body/events", "reason": f"at most {limit_} events"}]},
+        )
 
+    async def produce() -> BaseModel:
+        now = datetime.now(UTC)
+        results: list[BatchItemResult] = []
+        events: list[LeadEvent] = []
+        for index, item in enumerate(body.events):
+            model = BATCH_MODELS.get(item.channel)
+            if model is None:
+                reason = f"channel must be one of {', '.join(BATCH_MODELS)}"
+                errors = [{"path": f"events/{index}/channel", "reason": reason}]
+                results.append(BatchItemResult(index=index, status=422, errors=errors))
+                continue
+            channel, adapter = model
+            try:
+                parsed = adapter.validate_python(item.event)
+            except ValidationError as exc:
+                results.append(BatchItemResult(index=index, status=422, errors=_item_errors(exc, index)))
+                continue
+            event = _event(request, channel, parsed, f"api:batch:{channel.value}", now)
+            events.append(event)
+            results.append(BatchItemResult(index=index, status=202, event_id=event.event_id, lead_id=event.lead_id))
+        await state_of(request).intake.accept(events, request.headers.get("x-correlation-id"), now)
+        for result in results:
+            if result.status != 202:
+                metrics.REJECTED.labels("batch", "invalid_item").inc()
+        return BatchResponse(accepted=len(events), rejected=len(results) - len(events), results=results)
 
-class BatchItemResult(BaseModel):
-    index: int
-    status: int
-    event_id: str | None = None
-    lead_id: str | None = None
-    errors: list[dict[str, str]] | None = None
-
-
-class BatchResponse(BaseModel):
-    accepted: int
-    rejected: int
-    results: list[BatchItemResult]
-
-
-@router.post("/events/batch", status_code=207, dependencies=[Depends(require_api_key)])
-async def post_batch(request: Request, body: BatchRequest) -> BatchResponse:
-    """Up to 1,000 mixed events; each accepted (202) or rejected (422) on its own."""
-    settings = settings_of(request)
-    received_at = datetime.now(UTC)
-    results: list[BatchItemResult] = []
-    events: list[LeadEvent] = []
-    for index, item in enumerate(body.events):
-        channel, adapter = BATCH_MODELS[item.channel]
-        try:
-            parsed = adapter.validate_python(item.event)
-        except ValidationError as exc:
-            errors = [{"path": "/".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]
-            results.append(BatchItemResult(index=index, status=422, errors=errors))
-            continue
-        event = to_lead_event(
-            channel, parsed, received_at=received_at, source=f"api:batch:{channel.value}",
-            default_region=settings.default_phone_region,
-        )  # fmt: skip
-        events.append(event)
-        results.append(BatchItemResult(index=index, status=202, event_id=event.event_id, lead_id=event.lead_id))
-    await _publish(request, events)
-    for event in events:
-        metrics.EVENTS.labels(event.channel.value, event.kind.value).inc()
-    return BatchResponse(accepted=len(events), rejected=len(results) - len(events), results=results)
+    return await respond(request, principal, 207, produce, idempotency_key)

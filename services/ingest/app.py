@@ -2,56 +2,216 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.ingest.api import router
+from services.ingest import api, imports, repository, webhooks
+from services.ingest.deps import IngestState
+from services.ingest.intake import Intake
+from services.ingest.models import SCHEMA
 from services.ingest.producer import EventPublisher
-from services.ingest.settings import get_settings
-from shared.kafka import create_producer
-from shared.logging import configure_logging
-from shared.service import add_ready_check, create_service_app
+from services.ingest.ratelimit import TokenBuckets
+from services.ingest.settings import IngestSettings, get_settings
+from shared.db import create_engine, migrate, ping, session_factory, unit_of_work
+from shared.kafka import create_producer, is_transient
+from shared.logging import configure_logging, log_fields
+from shared.service import add_ready_check, cancel_quietly, create_service_app
 
 SERVICE = "ingest"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger(__name__)
+
+
+async def purge_forever(state: IngestState, interval_s: float) -> None:
+    """Forget idempotency answers and event ids once their window has passed."""
+    while True:
+        try:
+            async with unit_of_work(state.intake.sessions) as session:
+                window = timedelta(hours=state.settings.idempotency_ttl_h)
+                await repository.purge_expired(session, datetime.now(UTC) - window)
+        except Exception as exc:
+            if not is_transient(exc):
+                log.exception("idempotency purge failed")
+        await asyncio.sleep(interval_s)
+
+
+async def connect_forever(publisher: EventPublisher, settings: IngestSettings) -> None:
+    """Start a producer, retrying while Kafka is away: ingest answers 503 meanwhile, never 202."""
+    delay = settings.kafka_connect_backoff_s
+    while publisher.producer is None:
+        producer = create_producer(settings.kafka_bootstrap_servers, client_id=SERVICE)
+        try:
+            await producer.start()
+        except asyncio.CancelledError:
+            await asyncio.shield(producer.stop())  # shutting down mid-attempt: release its connections
+            raise
+        except Exception as exc:  # any failure to connect is retried: ingest must come up without Kafka
+            log.warning("kafka not reachable, retrying", extra=log_fields(error=type(exc).__name__))
+            await producer.stop()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, settings.kafka_connect_backoff_max_s)
+            continue
+        publisher.producer = producer
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     configure_logging(SERVICE, settings.log_level)
-    producer = create_producer(settings.kafka_bootstrap_servers, client_id=SERVICE)
-    await producer.start()
-    app.state.settings = settings
-    app.state.publisher = EventPublisher(producer, settings.publish_timeout_s)
+    engine = create_engine(settings.database_url, settings.db_pool_size)
+    try:
+        if settings.migrate_on_start:
+            await migrate(engine, MIGRATIONS, SCHEMA)
+    except BaseException:
+        await engine.dispose()
+        raise
+    publisher = EventPublisher(None, settings.publish_timeout_s)
+    app.state.ingest = IngestState(
+        settings=settings,
+        intake=Intake(
+            publisher,
+            session_factory(engine),
+            timedelta(hours=settings.idempotency_ttl_h),
+        ),
+        source_buckets=TokenBuckets(
+            settings.rate_limit_per_source_per_s, settings.rate_limit_source_burst, settings.rate_limit_max_buckets
+        ),
+        ip_buckets=TokenBuckets(
+            settings.rate_limit_per_ip_per_s, settings.rate_limit_ip_burst, settings.rate_limit_max_buckets
+        ),
+    )
 
     async def kafka_ready() -> None:
-        await producer.client.fetch_all_metadata()
+        if publisher.producer is None:
+            raise ConnectionError("not connected to Kafka yet")
+        await publisher.producer.client.fetch_all_metadata()
 
     add_ready_check(app, "kafka", kafka_ready)
+    add_ready_check(app, "database", lambda: ping(engine))
+    tasks = [
+        asyncio.create_task(connect_forever(publisher, settings), name="ingest-kafka-connect"),
+        asyncio.create_task(purge_forever(app.state.ingest, settings.purge_interval_s), name="ingest-purge"),
+    ]
     try:
         yield
     finally:
-        await producer.stop()  # flushes what is in flight before the process exits
+        await cancel_quietly(tasks)
+        if publisher.producer is not None:
+            await publisher.producer.stop()  # flushes what is in flight before the process exits
+        await engine.dispose()
 
 
-app = create_service_app(
-    service=SERVICE,
-    lifespan=lifespan,
-    routers=[router],
-    description="Normalizes web forms, webinars, trade shows, behaviour webhooks and sales feedback into one event "
-    "shape and publishes each durably to Kafka (acks=all, idempotent) before answering 202.",
-)
+def _body_limit(settings: IngestSettings, path: str) -> int:
+    if path.startswith("/v1/imports/"):
+        return settings.max_csv_bytes
+    return settings.max_batch_body_bytes if path.endswith("/batch") else settings.max_body_bytes
 
 
-@app.middleware("http")
-async def limit_body_size(request: Request, call_next):  # type: ignore[no-untyped-def]
-    """413 before reading a body over the limit (256 KiB; 1 MiB for batch)."""
-    settings = get_settings()
-    limit = settings.max_batch_body_bytes if request.url.path.endswith("/batch") else settings.max_body_bytes
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        return JSONResponse(status_code=413, content={"error": "payload_too_large", "limit_bytes": limit})
-    return await call_next(request)
+def _expected_types(path: str) -> tuple[str, ...]:
+    return ("text/csv", "multipart/form-data") if path.startswith("/v1/imports/") else ("application/json",)
+
+
+class RequestGate:
+    """413 over the size limit (also for bodies sent without Content-Length) and 415 for a wrong media type.
+
+    Pure ASGI, so the checks run before any route reads a byte and before FastAPI guesses at the body.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        settings = get_settings()
+        path: str = scope["path"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        media = headers.get("content-type", "").split(";")[0].strip().lower()
+        expected = _expected_types(path)
+        if media not in expected and not (media.endswith("+json") and "application/json" in expected):
+            await self._refuse(
+                scope, receive, send, 415, {"error": "unsupported_media_type", "expected": list(expected)}
+            )
+            return
+        limit = _body_limit(settings, path)
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await self._refuse(scope, receive, send, 413, {"error": "payload_too_large", "limit_bytes": limit})
+            return
+        if length is None and not path.startswith("/v1/imports/"):
+            # A chunked body has no length to check: read it up to the limit, then replay it to the route.
+            body, more = b"", True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+                if len(body) > limit:
+                    await self._refuse(scope, receive, send, 413, {"error": "payload_too_large", "limit_bytes": limit})
+                    return
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            await self.app(scope, replay, send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, content: dict[str, object]) -> None:
+        await JSONResponse(status_code=status, content=content)(scope, receive, send)
+
+
+class LazyCors:
+    """CORS for browser form posts, with the allow-list read from settings at the first request, not at import."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._cors: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._cors is None:
+            settings = get_settings()
+            self._cors = CORSMiddleware(
+                self.app,
+                allow_origins=settings.allowed_origins,
+                allow_methods=["POST"],
+                allow_headers=["content-type", "x-form-key", "idempotency-key"],
+                expose_headers=["Retry-After", "Idempotent-Replayed"],
+                max_age=600,
+            )
+        await self._cors(scope, receive, send)
+
+
+def create_app() -> FastAPI:
+    """Ingest's app; settings are read when it starts serving, never at import."""
+    app = create_service_app(
+        service=SERVICE,
+        lifespan=lifespan,
+        routers=[api.router, webhooks.router, imports.router],
+        description="Normalizes web forms, webinars, trade shows, behaviour webhooks, Mautic and HubSpot webhooks, "
+        "CSV badge lists and sales feedback into one event shape and publishes each durably to Kafka (acks=all, "
+        "idempotent) before answering 202. See docs/ingest.md.",
+    )
+    app.add_middleware(RequestGate)
+    app.add_middleware(LazyCors)  # outermost: refusals (413, 415, 429) carry CORS headers for the browser too
+    return app
+
+
+app = create_app()

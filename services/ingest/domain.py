@@ -39,8 +39,7 @@ def derive_event_id(channel: Channel, lead_id: str, body: IncomingBody, received
     submission on another day is not.
     """
     if body.event_id:
-        scoped = "|".join((channel.value, lead_id, body.event_id))
-        return f"ext_{hashlib.sha256(scoped.encode()).hexdigest()[:32]}"
+        return scoped_event_id(channel, lead_id, body.event_id)
     canonical = body.model_dump(mode="json", exclude_none=True, exclude={"event_id"})
     if body.occurred_at is None:
         canonical["_received_day"] = received_at.date().isoformat()
@@ -115,6 +114,39 @@ def to_lead_event(
         channel=channel,
         kind=kind,
         occurred_at=body.occurred_at or received_at,
+        received_at=received_at,
+        source=source,
+        person=person,
+        details=details,
+    )
+
+
+def scoped_event_id(channel: Channel, lead_id: str, sender_id: str) -> str:
+    """A sender's own id, scoped to the channel and the lead (two sources counting from 1 must not collide)."""
+    scoped = "|".join((channel.value, lead_id, sender_id))
+    return f"ext_{hashlib.sha256(scoped.encode()).hexdigest()[:32]}"
+
+
+def known_lead_event(
+    *,
+    channel: Channel,
+    kind: EventKind,
+    lead_id: str,
+    email: str | None,
+    sender_id: str,
+    occurred_at: datetime,
+    received_at: datetime,
+    source: str,
+    details: dict[str, Any],
+) -> LeadEvent:
+    """An event of a lead known by id (a vendor's contact id resolved to it), with its email when given."""
+    person = Person(email=email, email_domain=email_domain(email)) if email else None
+    return LeadEvent(
+        event_id=scoped_event_id(channel, lead_id, sender_id),
+        lead_id=lead_id,
+        channel=channel,
+        kind=kind,
+        occurred_at=occurred_at,
         received_at=received_at,
         source=source,
         person=person,

@@ -28,12 +28,18 @@ def to_cloud_event(event: LeadEvent, correlation_id: str) -> CloudEvent[LeadEven
 
 
 class EventPublisher:
-    def __init__(self, producer: AIOKafkaProducer, timeout_s: float) -> None:
+    """Publishes through the producer once it is connected; until then every publish is unavailable."""
+
+    def __init__(self, producer: AIOKafkaProducer | None, timeout_s: float) -> None:
         self.producer = producer
         self.timeout_s = timeout_s
 
     async def publish(self, events: Sequence[LeadEvent], correlation_id: str | None = None) -> None:
         """Durably publish (acks=all, idempotent) or raise PublishUnavailable."""
+        if not events:
+            return
+        if self.producer is None:
+            raise PublishUnavailable("not connected to Kafka yet")
         cid = correlation_id or uuid.uuid4().hex
         try:
             futures = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -136,3 +136,82 @@ class Accepted(BaseModel):
 
     event_id: str
     lead_id: str
+
+
+class BatchItem(BaseModel):
+    """One event of a batch: its channel and the body that channel's endpoint takes."""
+
+    channel: Annotated[str, Field(max_length=20, description="form | webinar | tradeshow | behavior | feedback")]
+    event: dict[str, Any]
+
+
+class BatchRequest(BaseModel):
+    """Mixed events for platforms that stream in bulk (at most MAX_BATCH_EVENTS, 1,000 by default)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "events": [
+                        {"channel": "form", "event": {"email": "a@example.com", "form": "contact"}},
+                        {
+                            "channel": "webinar",
+                            "event": {"email": "b@example.com", "webinar": "w1", "action": "attended"},
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+    events: Annotated[list[BatchItem], Field(min_length=1)]
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    status: int = Field(description="202 accepted (or already accepted), 422 rejected")
+    event_id: str | None = None
+    lead_id: str | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+class BatchResponse(BaseModel):
+    accepted: int
+    rejected: int
+    results: list[BatchItemResult]
+
+
+class VendorItemResult(BaseModel):
+    ref: str = Field(description="Where the item was in the delivery, e.g. 'mautic.form_on_submit/0'")
+    event_id: str
+    lead_id: str
+
+
+class SkippedItem(BaseModel):
+    ref: str
+    reason: str
+
+
+class VendorResponse(BaseModel):
+    """What one vendor delivery became: accepted events, repeats of events already accepted, skipped items."""
+
+    accepted: int
+    duplicates: int
+    results: list[VendorItemResult]
+    skipped: list[SkippedItem]
+
+
+class RowError(BaseModel):
+    row: int = Field(description="Line of the file (the header is line 1)")
+    errors: list[dict[str, str]]
+
+
+class ImportResponse(BaseModel):
+    """A CSV import: every good row accepted, every bad row reported with its line and reasons."""
+
+    show: str
+    rows: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    errors: list[RowError]
+    errors_truncated: bool = False
