@@ -38,10 +38,20 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# PostgreSQL says "try again": serialization failure, deadlock detected, lock not available, admin shutdown.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03"})
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for infrastructure faults (broker, database, network), which are retried, not dead-lettered."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(
+            getattr(exc.orig, "__cause__", None), "sqlstate", None
+        )
+        if sqlstate in RETRYABLE_SQLSTATES:
+            return True
     return isinstance(exc, TRANSIENT_ERRORS)
 
 

@@ -56,6 +56,8 @@ def create_service_app(
             status = response.status_code
             return response
         finally:
+            # FastAPI wraps included routers, so the matched route's template is only known once routing ran.
+            route = str(getattr(request.scope.get("route"), "path", None) or route)
             HTTP_REQUESTS.labels(service, route, request.method, str(status)).inc()
             HTTP_LATENCY.labels(service, route, request.method).observe(time.perf_counter() - started)
 

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.router.api import router
+from services.router.api import reps_router, router
 from services.router.config import load_routing_config
 from services.router.consumer import RouterHandler, decode_scored
 from services.router.models import SCHEMA, outbox
 from services.router.settings import get_settings
+from services.router.sla_clock import SlaClock
 from shared.events import Topics
 from shared.runtime import service_runtime
 from shared.service import create_service_app
@@ -30,6 +31,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     ) as runtime:
         assert runtime.outbox is not None
         app.state.routing = config
+        app.state.outbox = runtime.outbox
         handler = RouterHandler(runtime.sessions, runtime.outbox, config=lambda: config)
         runtime.consume(
             topics=[Topics.SCORED],
@@ -38,13 +40,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             apply=handler.apply,
             max_records=settings.max_batch,
         )
+        sla_clock = SlaClock(runtime.sessions, runtime.outbox, config=lambda: config, batch=settings.sla_tick_batch)
+        runtime.background(sla_clock.run_forever(settings.sla_tick_interval_s), name="router-sla-clock")
         yield
 
 
 app = create_service_app(
     service=SERVICE,
     lifespan=lifespan,
-    routers=[router],
+    routers=[router, reps_router],
     description="Routes qualified leads: account match, territory rules, fair round-robin with capacity and "
     "availability, SLA clocks. Every decision carries its trace.",
 )

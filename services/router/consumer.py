@@ -1,30 +1,23 @@
-"""Kafka adapter: lead-scored records in → projection kept, owner chosen when due → routing decisions out."""
+"""Kafka adapter: lead-scored records in → projection kept, owner chosen when due, sales feedback applied
+(contact stops the SLA clock, a rejection reassigns) → routing decisions out."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.router import metrics, repository
-from services.router.config import RoutingConfig
-from services.router.domain import assign, match_rule, routing_trigger, sla_due_at, to_rep_ref
+from services.router.config import RepOverride, RoutingConfig
+from services.router.decisions import ReassignCause, decide, reassign
+from services.router.domain import Feedback, read_feedback, rejecting_rep, routing_trigger
 from shared.consumer import Decoded, Record, bind_correlation, header
 from shared.db import unit_of_work
-from shared.events import (
-    CloudEvent,
-    CloudEventType,
-    DecisionKind,
-    LeadScored,
-    RepRef,
-    RoutingDecision,
-    SlaKind,
-    Topics,
-    decode,
-)
+from shared.events import CloudEvent, CloudEventType, LeadScored, decode
 from shared.kafka import OutgoingMessage, PoisonRecord
 from shared.logging import log_fields
 from shared.outbox import Outbox
@@ -63,19 +56,24 @@ class RouterHandler:
         config = self.config()
         messages: list[OutgoingMessage] = []
         async with unit_of_work(self.sessions) as session:
+            # Read per batch, not cached: a PUT /v1/reps on any instance applies to the next lead everywhere.
+            overrides = await repository.load_overrides(session)
             for record, cloud in items:
                 bind_correlation(record)
                 if not await repository.mark_applied(session, cloud.id):
                     continue
-                message = await self._apply_one(session, cloud, config, header(record, "correlation_id"))
-                if message is not None:
-                    messages.append(message)
+                messages += await self._apply_one(session, cloud, config, overrides, header(record, "correlation_id"))
             await self.outbox.add(session, messages)
         return messages
 
     async def _apply_one(
-        self, session: AsyncSession, cloud: CloudEvent[LeadScored], config: RoutingConfig, correlation_id: str | None
-    ) -> OutgoingMessage | None:
+        self,
+        session: AsyncSession,
+        cloud: CloudEvent[LeadScored],
+        config: RoutingConfig,
+        overrides: Mapping[str, RepOverride],
+        correlation_id: str | None,
+    ) -> list[OutgoingMessage]:
         scored = cloud.data
         now = self.clock()
         existing = await repository.lead_row(session, scored.lead_id, lock=True)
@@ -94,112 +92,58 @@ class RouterHandler:
                 "updated_at": now,
             },
         )
+        feedback = read_feedback(scored.new_events)
+        if feedback.contacts and feedback.first_contact_at is not None:
+            await repository.record_contacts(session, scored.lead_id, feedback.contacts, feedback.first_contact_at)
         if existing is not None and existing.routed:
-            return None  # one owner at a time; reassignment is the SLA and feedback paths' job
+            # One owner at a time: a routed lead changes hands only through feedback, the SLA clock or a rep leaving.
+            return await self._apply_feedback(session, existing, feedback, config, overrides, now)
         sla_kind = routing_trigger(scored, config)
         if sla_kind is None:
-            return None
-        return await self._route(session, cloud, config, sla_kind, now, correlation_id)
-
-    async def _route(
-        self,
-        session: AsyncSession,
-        cloud: CloudEvent[LeadScored],
-        config: RoutingConfig,
-        sla_kind: SlaKind,
-        now: datetime,
-        correlation_id: str | None,
-    ) -> OutgoingMessage:
-        scored = cloud.data
-        rule = match_rule(scored, config)
-        rotation = await repository.lock_rotation(session, rule.team)
-        owner_of_account = None
-        if config.account_match.enabled and scored.person is not None:
-            owner_of_account = await repository.account_owner(session, scored.person.company_key, scored.lead_id)
-        assignment = assign(
+            return []
+        message = await decide(
+            session,
             scored,
             config,
-            now=now,
-            loads=await repository.open_loads(session),
-            rotation=rotation,
-            account_owner_rep_id=owner_of_account,
-        )
-        if assignment.rotation is not None:
-            await repository.save_rotation(session, assignment.rotation, now)
-        decision_id = decision_id_for(cloud.id)
-        due = sla_due_at(sla_kind, now, config)
-        owner: RepRef | None = to_rep_ref(assignment.rep, config) if assignment.rep is not None else None
-        queue_contact = None
-        if owner is None:
-            queue = config.fallback_queue
-            queue_contact = RepRef(
-                rep_id=queue.id, name=queue.manager.name, email=queue.manager.email, slack_id=queue.manager.slack_id
-            )
-        decision = RoutingDecision(
-            decision_id=decision_id,
-            lead_id=scored.lead_id,
-            kind=assignment.kind,
-            owner=owner,
-            team=assignment.team_id,
-            queue=assignment.queue_id,
-            queue_contact=queue_contact,
-            rule=assignment.rule_id,
-            reason=assignment.reason,
+            overrides,
+            decision_id=decision_id_for(cloud.id),
             sla_kind=sla_kind,
-            sla_due_at=due,
-            lead=scored,
-            trace=assignment.trace,
-            decided_at=now,
+            now=now,
+            correlation_id=correlation_id,
         )
-        await repository.add_decision(
+        return [message]
+
+    async def _apply_feedback(
+        self,
+        session: AsyncSession,
+        lead: Any,
+        feedback: Feedback,
+        config: RoutingConfig,
+        overrides: Mapping[str, RepOverride],
+        now: datetime,
+    ) -> list[OutgoingMessage]:
+        if feedback.contacts and lead.sla_status == "open" and lead.decision_id is not None:
+            await repository.stop_timers(session, lead.decision_id, "stopped")
+            await repository.set_owner(session, lead.lead_id, {"sla_status": "met"})
+            metrics.SLA_STOPPED.labels(lead.sla_kind or "unknown").inc()
+            log.info("first contact: SLA clock stopped", extra=log_fields(lead_id=lead.lead_id))
+        rejected_by = [rejecting_rep(r, lead.owner_rep_id, config) for r in feedback.rejections]
+        rejected_by_ids = [rep for rep in rejected_by if rep is not None]
+        if not rejected_by_ids:
+            return []
+        if lead.owner_rep_id not in rejected_by_ids:
+            # A rep who no longer owns it said no: remember, so it never comes back to them.
+            await repository.exclude_reps(session, lead.lead_id, rejected_by_ids)
+            return []
+        reasons = "; ".join(r.reason for r in feedback.rejections if r.reason) or None
+        message = await reassign(
             session,
-            {
-                "decision_id": decision_id,
-                "lead_id": scored.lead_id,
-                "kind": assignment.kind.value,
-                "rep_id": owner.rep_id if owner else None,
-                "team_id": assignment.team_id,
-                "queue_id": assignment.queue_id,
-                "rule_id": assignment.rule_id,
-                "reason": assignment.reason,
-                "trace": assignment.trace,
-                "sla_kind": sla_kind.value,
-                "sla_due_at": due,
-                "decided_at": now,
-            },
+            lead,
+            config,
+            overrides,
+            now=now,
+            cause=ReassignCause.REJECTED,
+            exclude=rejected_by_ids,
+            detail=reasons,
         )
-        await repository.set_owner(
-            session,
-            scored.lead_id,
-            {
-                "routed": True,
-                "owner_rep_id": owner.rep_id if owner else None,
-                "team_id": assignment.team_id,
-                "queue_id": assignment.queue_id,
-                "decision_id": decision_id,
-                "sla_kind": sla_kind.value,
-                "sla_due_at": due,
-                "sla_status": "open",
-                "why": assignment.reason,
-            },
-        )
-        metrics.DECISIONS.labels(assignment.kind.value, sla_kind.value).inc()
-        if assignment.kind is DecisionKind.FALLBACK:
-            log.warning("nobody eligible: lead sent to the fallback queue", extra=log_fields(lead_id=scored.lead_id))
-        log.info(
-            "lead routed",
-            extra=log_fields(lead_id=scored.lead_id, decision_id=decision_id, rep=owner.rep_id if owner else None),
-        )
-        cloud_out = CloudEvent[RoutingDecision](
-            id=decision_id,
-            source="/leadflow/router",
-            type=CloudEventType.ROUTING_DECISION,
-            subject=scored.lead_id,
-            time=now,
-            correlationid=correlation_id,
-            data=decision,
-        )
-        headers = (("correlation_id", correlation_id.encode()),) if correlation_id else ()
-        return OutgoingMessage(
-            id=decision_id, topic=Topics.DECISIONS, key=scored.lead_id, value=cloud_out.to_bytes(), headers=headers
-        )
+        return [message] if message is not None else []

@@ -33,6 +33,10 @@ leads = sa.Table(
     sa.Column("sla_status", sa.Text),
     sa.Column("why", sa.Text),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # Reps who rejected this lead or let its SLA lapse: never offered it again.
+    sa.Column("excluded_rep_ids", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    sa.Column("follow_up_attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("first_contact_at", sa.DateTime(timezone=True)),
 )
 
 decisions = sa.Table(
@@ -50,6 +54,8 @@ decisions = sa.Table(
     sa.Column("sla_kind", sa.Text, nullable=False),
     sa.Column("sla_due_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    # The LeadScored the decision was made from: reassignment and `leadflow routing simulate` replay it.
+    sa.Column("lead", JSONB),
 )
 
 rotation = sa.Table(
@@ -66,6 +72,31 @@ applied = sa.Table(
     metadata,
     sa.Column("event_id", sa.Text, primary_key=True),
     sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+rep_overrides = sa.Table(
+    "rep_overrides",
+    metadata,
+    sa.Column("rep_id", sa.Text, primary_key=True),
+    sa.Column("active", sa.Boolean),
+    sa.Column("capacity", sa.Integer),
+    sa.Column("out_of_office", JSONB),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+# One row per reminder and per breach of each decision; any live router instance fires each once.
+sla_timers = sa.Table(
+    "sla_timers",
+    metadata,
+    sa.Column("timer_id", sa.Text, primary_key=True),
+    sa.Column("decision_id", sa.Text, nullable=False, index=True),
+    sa.Column("lead_id", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("fraction", sa.Float),
+    sa.Column("fire_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("fired_at", sa.DateTime(timezone=True)),
+    sa.Column("error", sa.Text),
 )
 
 outbox = outbox_table(metadata)

@@ -1,8 +1,9 @@
-"""Router's queries: lead projection, ownership, loads, rotation (locked per team), decisions."""
+"""Router's queries: lead projection, ownership, loads, rotation (locked per team), decisions, rep overrides and
+SLA timers. Every multi-row write is one statement."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,8 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.router.domain import RotationState
-from services.router.models import applied, decisions, leads, rotation
+from services.router.config import RepOverride
+from services.router.domain import RotationState, TimerSpec
+from services.router.models import applied, decisions, leads, rep_overrides, rotation, sla_timers
 
 OPEN_STAGES = ("lead", "mql", "tql", "sal", "sql", "opportunity")
 
@@ -85,3 +87,198 @@ async def save_rotation(session: AsyncSession, state: RotationState, now: dateti
 
 async def add_decision(session: AsyncSession, values: Mapping[str, Any]) -> None:
     await session.execute(insert(decisions).values(**values).on_conflict_do_nothing())
+
+
+# --- decisions -------------------------------------------------------------------------------------
+
+
+async def decision_row(session: AsyncSession, decision_id: str) -> Any | None:
+    """One stored decision, with the scored lead it was made from."""
+    return (await session.execute(sa.select(decisions).where(decisions.c.decision_id == decision_id))).first()
+
+
+async def decision_history(session: AsyncSession, lead_id: str) -> list[Any]:
+    """Every decision about a lead, oldest first (assignment, reassignments)."""
+    stmt = (
+        sa.select(
+            decisions.c.decision_id,
+            decisions.c.kind,
+            decisions.c.rep_id,
+            decisions.c.team_id,
+            decisions.c.queue_id,
+            decisions.c.rule_id,
+            decisions.c.reason,
+            decisions.c.sla_kind,
+            decisions.c.sla_due_at,
+            decisions.c.decided_at,
+        )
+        .where(decisions.c.lead_id == lead_id)
+        .order_by(decisions.c.decided_at, decisions.c.decision_id)
+    )
+    return list((await session.execute(stmt)).all())
+
+
+async def replayable_decisions(session: AsyncSession, since: datetime) -> list[Any]:
+    """First-time decisions since ``since`` that stored their input, oldest first (what-if replays)."""
+    stmt = (
+        sa.select(
+            decisions.c.decision_id,
+            decisions.c.lead,
+            decisions.c.decided_at,
+            decisions.c.rep_id,
+            decisions.c.team_id,
+            decisions.c.queue_id,
+            decisions.c.rule_id,
+        )
+        .where(decisions.c.decided_at >= since, decisions.c.lead.is_not(None), decisions.c.kind != "reassigned")
+        .order_by(decisions.c.decided_at, decisions.c.decision_id)
+    )
+    return list((await session.execute(stmt)).all())
+
+
+# --- leads: feedback and reassignment --------------------------------------------------------------
+
+
+async def record_contacts(session: AsyncSession, lead_id: str, attempts: int, first_contact_at: datetime) -> None:
+    """Count follow-up attempts; the first contact time is kept once known."""
+    await session.execute(
+        sa.update(leads)
+        .where(leads.c.lead_id == lead_id)
+        .values(
+            follow_up_attempts=leads.c.follow_up_attempts + attempts,
+            first_contact_at=sa.func.coalesce(leads.c.first_contact_at, first_contact_at),
+        )
+    )
+
+
+async def exclude_reps(session: AsyncSession, lead_id: str, rep_ids: Sequence[str]) -> list[str]:
+    """Add reps who must never get this lead again; returns the full list."""
+    row = (
+        await session.execute(sa.select(leads.c.excluded_rep_ids).where(leads.c.lead_id == lead_id))
+    ).scalar_one_or_none()
+    current = list(row or [])
+    merged = current + [r for r in dict.fromkeys(rep_ids) if r not in current]
+    if merged != current:
+        await session.execute(sa.update(leads).where(leads.c.lead_id == lead_id).values(excluded_rep_ids=merged))
+    return merged
+
+
+async def open_sla_leads_of(session: AsyncSession, rep_id: str) -> list[Any]:
+    """A rep's leads whose SLA clock still runs, locked for reassignment."""
+    stmt = (
+        sa.select(leads)
+        .where(leads.c.owner_rep_id == rep_id, leads.c.sla_status == "open")
+        .order_by(leads.c.sla_due_at)
+        .with_for_update()
+    )
+    return list((await session.execute(stmt)).all())
+
+
+# --- rep overrides ---------------------------------------------------------------------------------
+
+
+def _override_from_row(row: Any) -> RepOverride:
+    return RepOverride.model_validate(
+        {"active": row.active, "capacity": row.capacity, "out_of_office": row.out_of_office}
+    )
+
+
+async def load_overrides(session: AsyncSession) -> dict[str, RepOverride]:
+    """Every rep's runtime changes (PUT /v1/reps/{id}), read fresh so every instance applies them at once."""
+    rows = (await session.execute(sa.select(rep_overrides))).all()
+    return {row.rep_id: _override_from_row(row) for row in rows}
+
+
+async def save_override(session: AsyncSession, rep_id: str, changes: Mapping[str, Any], now: datetime) -> None:
+    """Set the given fields of a rep's override (None clears one back to routing.yaml); others are kept."""
+    values = {"rep_id": rep_id, **changes, "updated_at": now}
+    stmt = insert(rep_overrides).values(**values)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["rep_id"], set_={k: stmt.excluded[k] for k in values if k != "rep_id"}
+        )
+    )
+
+
+# --- SLA timers ------------------------------------------------------------------------------------
+
+
+async def add_timers(session: AsyncSession, decision_id: str, lead_id: str, specs: Sequence[TimerSpec]) -> None:
+    """Persist a decision's SLA alarms; deterministic ids make a replay a no-op."""
+    if not specs:
+        return
+    rows = [
+        {
+            "timer_id": spec.timer_id,
+            "decision_id": decision_id,
+            "lead_id": lead_id,
+            "kind": spec.kind.value,
+            "fraction": spec.fraction,
+            "fire_at": spec.fire_at,
+        }
+        for spec in specs
+    ]
+    await session.execute(insert(sla_timers).values(rows).on_conflict_do_nothing(index_elements=["timer_id"]))
+
+
+async def stop_timers(session: AsyncSession, decision_id: str, status: str) -> int:
+    """Stop a decision's pending alarms (contact made, reassigned); returns how many were pending."""
+    result = await session.execute(
+        sa.update(sla_timers)
+        .where(sla_timers.c.decision_id == decision_id, sla_timers.c.status == "pending")
+        .values(status=status)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def claim_due_timers(session: AsyncSession, now: datetime, limit: int) -> list[Any]:
+    """Due alarms with their lead and decision, locked; rows another instance holds are skipped, not awaited.
+
+    Locking the lead row too (SKIP LOCKED) means a lead being routed or given feedback right now is left for
+    the next tick instead of waiting on it.
+    """
+    stmt = (
+        sa.select(
+            sla_timers.c.timer_id,
+            sla_timers.c.decision_id,
+            sla_timers.c.lead_id,
+            sla_timers.c.kind,
+            sla_timers.c.fraction,
+            sla_timers.c.fire_at,
+            leads.c.decision_id.label("current_decision_id"),
+            leads.c.sla_status,
+            leads.c.owner_rep_id,
+            leads.c.follow_up_attempts,
+            leads.c.excluded_rep_ids,
+            decisions.c.lead.label("snapshot"),
+            decisions.c.team_id,
+            decisions.c.sla_kind,
+            decisions.c.sla_due_at,
+        )
+        .join(leads, leads.c.lead_id == sla_timers.c.lead_id)
+        .join(decisions, decisions.c.decision_id == sla_timers.c.decision_id)
+        .where(sla_timers.c.status == "pending", sla_timers.c.fire_at <= now)
+        .order_by(sla_timers.c.fire_at, sla_timers.c.timer_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=[sla_timers, leads])
+    )
+    return list((await session.execute(stmt)).all())
+
+
+async def mark_timers(
+    session: AsyncSession, timer_ids: Sequence[str], status: str, now: datetime, error: str | None = None
+) -> None:
+    """Record what became of alarms: fired, skipped (stale), or failed with an error."""
+    if not timer_ids:
+        return
+    await session.execute(
+        sa.update(sla_timers)
+        .where(sla_timers.c.timer_id.in_(list(timer_ids)))
+        .values(status=status, fired_at=now, error=error)
+    )
+
+
+async def timers_of(session: AsyncSession, decision_id: str) -> list[Any]:
+    """A decision's alarms (for the lead view and tests)."""
+    stmt = sa.select(sla_timers).where(sla_timers.c.decision_id == decision_id).order_by(sla_timers.c.fire_at)
+    return list((await session.execute(stmt)).all())

@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from shared.events import Bant, Channel, CloudEvent, EventKind, LeadEvent, decode
+from shared.kafka import is_transient
 from shared.signatures import leadflow_signature, signed_headers
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
@@ -53,3 +55,17 @@ def test_signed_headers_carry_the_timestamp_they_signed() -> None:
     headers = signed_headers("secret", 1700000000, b"{}")
     assert headers["X-LeadFlow-Timestamp"] == "1700000000"
     assert headers["X-LeadFlow-Signature"] == leadflow_signature("secret", "1700000000", b"{}")
+
+
+class _DriverError(Exception):
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+def test_a_deadlock_is_retried_not_dead_lettered() -> None:
+    assert is_transient(DBAPIError("UPDATE …", {}, _DriverError("deadlock detected", "40P01")))
+
+
+def test_a_constraint_violation_is_not_retried() -> None:
+    assert not is_transient(DBAPIError("INSERT …", {}, _DriverError("unique violation", "23505")))

@@ -52,6 +52,16 @@ def _absence_at(absences: list[OutOfOffice], now: datetime) -> OutOfOffice | Non
     return next((a for a in absences if a.start <= now < a.end), None)
 
 
+def away_reason(rep: Rep, now: datetime) -> str | None:
+    """Why a rep cannot hold leads at all right now (inactive, on leave), or None; shift and load aside."""
+    if not rep.active:
+        return "inactive"
+    absence = _absence_at(rep.out_of_office, now)
+    if absence is not None:
+        return f"out of office until {_local_stamp(absence.end, ZoneInfo(rep.timezone))}"
+    return None
+
+
 def _local_stamp(moment: datetime, zone: ZoneInfo) -> str:
     local = moment.astimezone(zone)
     return local.strftime("%Y-%m-%d") if local.time() == time(0, 0) else local.strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,230 @@
+"""Writing a routing decision: choose the owner, store the decision with its trace and input, start its SLA
+clock, and return the RoutingDecision to publish. Shared by the consumer (new leads, rejections), the SLA
+clock (breaches) and the reps API (a rep leaving), so every path decides and records the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.router import metrics, repository
+from services.router.config import RepOverride, RoutingConfig
+from services.router.domain import (
+    assign,
+    match_rule,
+    reassignment_id_for,
+    sla_due_at,
+    sla_timers,
+    to_rep_ref,
+)
+from shared.events import (
+    CloudEvent,
+    CloudEventType,
+    DecisionKind,
+    LeadScored,
+    RepRef,
+    RoutingDecision,
+    SlaKind,
+    Topics,
+)
+from shared.kafka import OutgoingMessage
+from shared.logging import log_fields
+
+log = logging.getLogger(__name__)
+
+
+class ReassignCause:
+    """Why a lead changed hands: a bounded set, used as a metric label and in the trace."""
+
+    SLA_BREACH = "sla_breach"
+    REJECTED = "rejected"
+    REP_UNAVAILABLE = "rep_unavailable"
+
+
+async def decide(
+    session: AsyncSession,
+    scored: LeadScored,
+    config: RoutingConfig,
+    overrides: Mapping[str, RepOverride],
+    *,
+    decision_id: str,
+    sla_kind: SlaKind,
+    now: datetime,
+    correlation_id: str | None = None,
+    excluded_rep_ids: frozenset[str] = frozenset(),
+    reassignment: Mapping[str, Any] | None = None,
+) -> OutgoingMessage:
+    """Route one lead and record everything about it in the caller's transaction."""
+    rule = match_rule(scored, config)
+    # Locked until commit: several router instances (and the SLA clock) take strict turns per team.
+    rotation = await repository.lock_rotation(session, rule.team)
+    owner_of_account = None
+    if config.account_match.enabled and scored.person is not None:
+        owner_of_account = await repository.account_owner(session, scored.person.company_key, scored.lead_id)
+    assignment = assign(
+        scored,
+        config,
+        now=now,
+        loads=await repository.open_loads(session),
+        rotation=rotation,
+        account_owner_rep_id=owner_of_account,
+        excluded_rep_ids=excluded_rep_ids,
+        rep_overrides=overrides,
+    )
+    if assignment.rotation is not None:
+        await repository.save_rotation(session, assignment.rotation, now)
+    kind, reason, trace = assignment.kind, assignment.reason, dict(assignment.trace)
+    if reassignment is not None:
+        trace["reassignment"] = dict(reassignment)
+        reason = f"Reassigned ({_cause_phrase(reassignment)}) · {reason}"
+        if assignment.rep is not None:
+            kind = DecisionKind.REASSIGNED
+    due = sla_due_at(sla_kind, now, config)
+    owner: RepRef | None = to_rep_ref(assignment.rep, config) if assignment.rep is not None else None
+    queue_contact = None
+    if owner is None:
+        queue = config.fallback_queue
+        queue_contact = RepRef(
+            rep_id=queue.id, name=queue.manager.name, email=queue.manager.email, slack_id=queue.manager.slack_id
+        )
+    decision = RoutingDecision(
+        decision_id=decision_id,
+        lead_id=scored.lead_id,
+        kind=kind,
+        owner=owner,
+        team=assignment.team_id,
+        queue=assignment.queue_id,
+        queue_contact=queue_contact,
+        rule=assignment.rule_id,
+        reason=reason,
+        sla_kind=sla_kind,
+        sla_due_at=due,
+        lead=scored,
+        trace=trace,
+        decided_at=now,
+    )
+    await repository.add_decision(
+        session,
+        {
+            "decision_id": decision_id,
+            "lead_id": scored.lead_id,
+            "kind": kind.value,
+            "rep_id": owner.rep_id if owner else None,
+            "team_id": assignment.team_id,
+            "queue_id": assignment.queue_id,
+            "rule_id": assignment.rule_id,
+            "reason": reason,
+            "trace": trace,
+            "sla_kind": sla_kind.value,
+            "sla_due_at": due,
+            "decided_at": now,
+            "lead": scored.model_dump(mode="json"),
+        },
+    )
+    await repository.set_owner(
+        session,
+        scored.lead_id,
+        {
+            "routed": True,
+            "owner_rep_id": owner.rep_id if owner else None,
+            "team_id": assignment.team_id,
+            "queue_id": assignment.queue_id,
+            "decision_id": decision_id,
+            "sla_kind": sla_kind.value,
+            "sla_due_at": due,
+            # A queued lead has no owner whose clock could run: the queue's manager was alerted instead.
+            "sla_status": "open" if owner else "queued",
+            "why": reason,
+        },
+    )
+    if owner is not None:
+        await repository.add_timers(
+            session, decision_id, scored.lead_id, sla_timers(decision_id, sla_kind, now, config)
+        )
+    metrics.DECISIONS.labels(kind.value, sla_kind.value).inc()
+    if assignment.kind is DecisionKind.FALLBACK:
+        log.warning("nobody eligible: lead sent to the fallback queue", extra=log_fields(lead_id=scored.lead_id))
+    log.info(
+        "lead routed",
+        extra=log_fields(
+            lead_id=scored.lead_id, decision_id=decision_id, kind=kind.value, rep=owner.rep_id if owner else None
+        ),
+    )
+    return decision_message(decision, correlation_id)
+
+
+def decision_message(decision: RoutingDecision, correlation_id: str | None) -> OutgoingMessage:
+    """The RoutingDecision as a CloudEvent on Topics.DECISIONS, id = decision id (consumers dedupe on it)."""
+    cloud = CloudEvent[RoutingDecision](
+        id=decision.decision_id,
+        source="/leadflow/router",
+        type=CloudEventType.ROUTING_DECISION,
+        subject=decision.lead_id,
+        time=decision.decided_at,
+        correlationid=correlation_id,
+        data=decision,
+    )
+    headers = (("correlation_id", correlation_id.encode()),) if correlation_id else ()
+    return OutgoingMessage(
+        id=decision.decision_id, topic=Topics.DECISIONS, key=decision.lead_id, value=cloud.to_bytes(), headers=headers
+    )
+
+
+async def reassign(
+    session: AsyncSession,
+    lead: Any,
+    config: RoutingConfig,
+    overrides: Mapping[str, RepOverride],
+    *,
+    now: datetime,
+    cause: str,
+    exclude: Sequence[str] = (),
+    detail: str | None = None,
+) -> OutgoingMessage | None:
+    """Give a routed lead (its row locked by the caller) to the next eligible rep; None when it cannot be.
+
+    ``exclude`` adds reps who must never get it back (who rejected it, who let its SLA lapse).
+    """
+    if lead.decision_id is None:
+        return None
+    previous = await repository.decision_row(session, lead.decision_id)
+    if previous is None or previous.lead is None:
+        log.warning("decision has no stored input, cannot reassign", extra=log_fields(lead_id=lead.lead_id))
+        return None
+    excluded = await repository.exclude_reps(session, lead.lead_id, exclude)
+    await repository.stop_timers(session, previous.decision_id, "reassigned")
+    metrics.REASSIGNMENTS.labels(cause).inc()
+    return await decide(
+        session,
+        LeadScored.model_validate(previous.lead),
+        config,
+        overrides,
+        decision_id=reassignment_id_for(previous.decision_id),
+        sla_kind=SlaKind(previous.sla_kind),
+        now=now,
+        excluded_rep_ids=frozenset(excluded),
+        reassignment={
+            "cause": cause,
+            "detail": detail,
+            "previous_decision_id": previous.decision_id,
+            "previous_owner": lead.owner_rep_id,
+            "never_again": excluded,
+        },
+    )
+
+
+def _cause_phrase(reassignment: Mapping[str, Any]) -> str:
+    previous = reassignment.get("previous_owner") or "the queue"
+    cause = reassignment.get("cause")
+    if cause == ReassignCause.SLA_BREACH:
+        return f"{previous} missed the SLA"
+    if cause == ReassignCause.REJECTED:
+        return f"rejected by {previous}"
+    if cause == ReassignCause.REP_UNAVAILABLE:
+        return f"{previous} is unavailable"
+    return str(cause)
