@@ -13,6 +13,12 @@ Control endpoints (not part of Slack) for tests and demos:
 * ``GET`` / ``DELETE /_standin/faults`` reads or clears the queue.
 * ``GET /_standin/slack/messages`` (``?channel=``) lists accepted messages, oldest first;
   ``DELETE`` forgets them.
+* ``GET /_standin/slack/views`` lists the modals opened with ``views.open``.
+
+Besides ``chat.postMessage`` and ``chat.update`` it answers ``views.open`` (checks the trigger and the view as
+Block Kit), ``conversations.open`` (a user's DM is ``D`` + the user id's tail; messages posted "to the user"
+are in it) and ``conversations.history`` (newest first, ``oldest`` / ``latest`` / ``inclusive``, cursor paging,
+``metadata`` only with ``include_all_metadata``). Read methods take form-encoded or JSON arguments.
 """
 
 from __future__ import annotations
@@ -30,12 +36,14 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 
 _CHANNEL = re.compile(r"^[UCGDW][A-Z0-9]{2,}$")
 # Slack's own limits: blocks per message and characters of top-level text.
 _MAX_BLOCKS = 50
 _MAX_TEXT = 40_000
 _BOT_ID = "B0STANDIN"
+_MODAL_BLOCKS = frozenset({"section", "divider", "image", "actions", "context", "input", "header", "rich_text"})
 
 
 class FaultSpec(BaseModel):
@@ -54,6 +62,7 @@ class SlackState:
 
     messages: list[dict[str, Any]] = field(default_factory=list)
     faults: list[FaultSpec] = field(default_factory=list)
+    views: list[dict[str, Any]] = field(default_factory=list)
     _seq: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_ts(self) -> str:
@@ -102,6 +111,7 @@ def slack_router(token: str, state: SlackState) -> APIRouter:
             body = await _checked_body(request, token)
             channel = _checked_channel(body)
             text, blocks = _checked_content(body)
+            _checked_metadata(body)
         except _Refusal as refusal:
             return _refused(refusal)
         ts = state.next_ts()
@@ -120,17 +130,68 @@ def slack_router(token: str, state: SlackState) -> APIRouter:
             ts = body.get("ts")
             if not isinstance(ts, str) or not ts:
                 raise _Refusal("message_not_found")
-            index = next((i for i, m in enumerate(state.messages) if m["channel"] == channel and m["ts"] == ts), None)
+            index = next(
+                (i for i, m in enumerate(state.messages) if _in_conversation(m, channel) and m["ts"] == ts), None
+            )
             if index is None:
                 raise _Refusal("message_not_found")
             text, blocks = _checked_content(body)
         except _Refusal as refusal:
             return _refused(refusal)
         previous = state.messages[index]
-        updated = _stored(body, channel=channel, ts=ts, text=text, blocks=blocks, method="chat.update")
+        updated = _stored(body, channel=previous["channel"], ts=ts, text=text, blocks=blocks, method="chat.update")
+        updated["metadata"] = previous.get("metadata")
         updated["edits"] = previous.get("edits", 0) + 1
         state.messages[index] = updated
         return _ok({"channel": channel, "ts": ts, "text": text, "message": _as_slack_message(updated)})
+
+    @router.post("/api/views.open")
+    async def open_view(request: Request) -> Response:
+        fault = await _apply_fault(state)
+        if fault is not None:
+            return fault
+        try:
+            body = await _checked_body(request, token)
+            trigger = body.get("trigger_id")
+            if not isinstance(trigger, str) or not trigger:
+                raise _Refusal("invalid_trigger_id")
+            view = _checked_view(body.get("view"))
+        except _Refusal as refusal:
+            return _refused(refusal)
+        opened = {"id": f"V{len(state.views) + 1:08d}", "trigger_id": trigger, **view}
+        state.views.append(opened)
+        return _ok({"view": opened})
+
+    @router.post("/api/conversations.open")
+    async def open_conversation(request: Request) -> Response:
+        fault = await _apply_fault(state)
+        if fault is not None:
+            return fault
+        try:
+            args = await _checked_args(request, token)
+            users = str(args.get("users") or "")
+            if not _CHANNEL.match(users) or users[0] not in "UW":
+                raise _Refusal("user_not_found")
+        except _Refusal as refusal:
+            return _refused(refusal)
+        return _ok({"channel": {"id": _dm_of(users)}})
+
+    @router.api_route("/api/conversations.history", methods=["GET", "POST"])
+    async def history(request: Request) -> Response:
+        fault = await _apply_fault(state)
+        if fault is not None:
+            return fault
+        try:
+            args = await _checked_args(request, token)
+            channel = _checked_channel(args)
+            page = _history_page(state.messages, channel, args)
+        except _Refusal as refusal:
+            return _refused(refusal)
+        return _ok(page)
+
+    @router.get("/_standin/slack/views")
+    async def list_views() -> dict[str, Any]:
+        return {"views": state.views}
 
     @router.get("/_standin/slack/messages")
     async def list_messages(channel: str | None = None) -> dict[str, Any]:
@@ -178,7 +239,7 @@ async def _apply_fault(state: SlackState) -> Response | None:
     return JSONResponse({"ok": False, "error": "internal_error"}, status_code=int(fault.mode))
 
 
-async def _checked_body(request: Request, token: str) -> dict[str, Any]:
+def _checked_token(request: Request, token: str) -> None:
     # Slack checks the token before it looks at the payload.
     authorization = request.headers.get("authorization")
     if not authorization:
@@ -186,6 +247,70 @@ async def _checked_body(request: Request, token: str) -> dict[str, Any]:
     scheme, _, credential = authorization.partition(" ")
     if scheme.lower() != "bearer" or credential.strip() != token:
         raise _Refusal("invalid_auth")
+
+
+async def _checked_args(request: Request, token: str) -> dict[str, Any]:
+    """Arguments of a read method: query string, form-encoded body or JSON, as Slack accepts them."""
+    _checked_token(request, token)
+    args: dict[str, Any] = dict(request.query_params)
+    if request.method == "POST":
+        content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if content_type == "application/json":
+            return args | await _checked_body(request, token)
+        if content_type == "application/x-www-form-urlencoded":
+            form = await request.form()
+            args |= {k: v for k, v in form.items() if isinstance(v, str)}
+        elif content_type:
+            raise _Refusal("invalid_post_type")
+    return args
+
+
+def _dm_of(user: str) -> str:
+    return "D" + user[1:]
+
+
+def _in_conversation(message: dict[str, Any], channel: str) -> bool:
+    # A message posted "to a user" lives in the bot's DM with them.
+    stored = message["channel"]
+    return stored == channel or (stored[0] in "UW" and _dm_of(stored) == channel)
+
+
+def _history_page(messages: list[dict[str, Any]], channel: str, args: dict[str, Any]) -> dict[str, Any]:
+    """One page of a conversation, newest first, the way conversations.history pages it."""
+    try:
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args["latest"]) if args.get("latest") else float("inf")
+        limit = max(1, min(int(args.get("limit") or 100), 999))
+        offset = int(args.get("cursor") or 0)
+    except ValueError as exc:
+        raise _Refusal("invalid_arguments", str(exc)) from exc
+    inclusive = str(args.get("inclusive", "")).lower() in {"1", "true"}
+    with_metadata = str(args.get("include_all_metadata", "")).lower() in {"1", "true"}
+
+    def within(ts: float) -> bool:
+        if inclusive:
+            return oldest <= ts <= latest
+        return oldest < ts < latest
+
+    found = [m for m in messages if _in_conversation(m, channel) and within(float(m["ts"]))]
+    found.sort(key=lambda m: float(m["ts"]), reverse=True)
+    page = found[offset : offset + limit]
+    more = offset + limit < len(found)
+    out = []
+    for stored in page:
+        item = _as_slack_message(stored)
+        if with_metadata and stored.get("metadata") is not None:
+            item["metadata"] = stored["metadata"]
+        out.append(item)
+    return {
+        "messages": out,
+        "has_more": more,
+        "response_metadata": {"next_cursor": str(offset + limit) if more else ""},
+    }
+
+
+async def _checked_body(request: Request, token: str) -> dict[str, Any]:
+    _checked_token(request, token)
     content_type = request.headers.get("content-type")
     if not content_type:
         raise _Refusal("missing_post_type")
@@ -227,7 +352,51 @@ def _checked_content(body: dict[str, Any]) -> tuple[str | None, list[dict[str, A
     return text, blocks
 
 
-def _validate_blocks(blocks: Any) -> None:
+def _checked_metadata(body: dict[str, Any]) -> None:
+    metadata = body.get("metadata")
+    if metadata is None:
+        return
+    if isinstance(metadata, str):
+        try:
+            metadata = orjson.loads(metadata)
+        except orjson.JSONDecodeError as exc:
+            raise _Refusal("invalid_metadata_format", str(exc)) from exc
+    # Slack's message metadata: an event type and an object payload, nothing else.
+    if (
+        not isinstance(metadata, dict)
+        or not isinstance(metadata.get("event_type"), str)
+        or not isinstance(metadata.get("event_payload"), dict)
+    ):
+        raise _Refusal("invalid_metadata_schema")
+    body["metadata"] = metadata
+
+
+def _checked_view(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, str):
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise _Refusal("invalid_arguments", str(exc)) from exc
+    _validate_view(raw)
+    return dict(raw)
+
+
+def _validate_view(view: Any) -> None:
+    if not isinstance(view, dict) or view.get("type") not in {"modal", "home"}:
+        raise _Refusal("invalid_arguments", "view must be an object of type modal")
+    if view.get("type") == "modal" and not isinstance(view.get("title"), dict):
+        raise _Refusal("invalid_arguments", "a modal needs a title [json-pointer:/view/title]")
+    metadata = view.get("private_metadata")
+    if metadata is not None and (not isinstance(metadata, str) or len(metadata) > 3000):
+        raise _Refusal("invalid_arguments", "private_metadata must be a string of at most 3000 characters")
+    try:
+        View(**{k: v for k, v in view.items() if k != "blocks"}, blocks=view.get("blocks")).validate_json()
+    except Exception as exc:
+        raise _Refusal("invalid_arguments", f"{exc} [json-pointer:/view]") from exc
+    _validate_blocks(view.get("blocks") or [], allow=_MODAL_BLOCKS)
+
+
+def _validate_blocks(blocks: Any, allow: frozenset[str] | None = None) -> None:
     if not isinstance(blocks, list):
         raise _Refusal("invalid_blocks", "blocks must be an array")
     if len(blocks) > _MAX_BLOCKS:
@@ -236,6 +405,11 @@ def _validate_blocks(blocks: Any) -> None:
         where = f"[json-pointer:/blocks/{index}]"
         if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
             raise _Refusal("invalid_blocks", f"block must be an object with a type {where}")
+        if raw["type"] == "input" and allow is None:
+            # Input blocks belong in modals and Home tabs; Slack refuses them in messages.
+            raise _Refusal("invalid_blocks", f"input blocks are not allowed in messages {where}")
+        if allow is not None and raw["type"] not in allow:
+            raise _Refusal("invalid_blocks", f"block type {raw['type']!r} is not allowed here {where}")
         try:
             parsed = Block.parse(raw)
             if parsed is None:

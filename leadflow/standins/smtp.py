@@ -31,6 +31,8 @@ class ReceivedMail:
     text: str | None
     html: str | None
     received_at: float
+    message_id: str = ""
+    reply_to: str = ""
 
     def addressed_to(self, address: str) -> bool:
         """Whether the address is an envelope recipient or named in the To header (case-insensitive)."""
@@ -108,6 +110,8 @@ def _parse(raw: bytes, envelope: Envelope) -> ReceivedMail:
         text=text,
         html=html,
         received_at=time.time(),
+        message_id=str(message.get("Message-ID", "")),
+        reply_to=str(message.get("Reply-To", "")),
     )
 
 

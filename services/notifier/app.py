@@ -1,4 +1,5 @@
-"""Notifier: alerts the owner on Slack and by email inside the SLA window, exactly once as the rep sees it."""
+"""Notifier: alerts the owner on Slack and by email inside the SLA window, exactly once as the rep sees it;
+reminds and escalates on the router's SLA clock; turns the rep's Slack clicks into sales feedback."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from services.notifier.api import router
-from services.notifier.consumer import NotifierHandler, decode_decision
-from services.notifier.models import SCHEMA
-from services.notifier.senders import Mailer, SlackClient
+from services.notifier.api import router, slack_router
+from services.notifier.consumer import NotifierHandler, decode_record
+from services.notifier.feedback import InteractionHandler
+from services.notifier.models import SCHEMA, outbox
+from services.notifier.senders import ChannelPacer, Mailer, SlackClient
 from services.notifier.settings import get_settings
 from shared.events import Topics
 from shared.runtime import service_runtime
@@ -28,11 +30,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with (
         httpx.AsyncClient(timeout=settings.slack_timeout_s) as http,
         service_runtime(
-            app, service=SERVICE, settings=settings, schema=SCHEMA, migrations=MIGRATIONS, outbox_table=None
+            app, service=SERVICE, settings=settings, schema=SCHEMA, migrations=MIGRATIONS, outbox_table=outbox
         ) as runtime,
     ):
+        if runtime.outbox is None:
+            raise RuntimeError("the notifier needs its outbox table")
         slack = SlackClient(
-            http, settings.slack_api_url, settings.slack_bot_token, max_attempts=settings.slack_max_attempts
+            http,
+            settings.slack_api_url,
+            settings.slack_bot_token,
+            max_attempts=settings.slack_max_attempts,
+            backoff_s=settings.slack_backoff_s,
+            backoff_max_s=settings.slack_backoff_max_s,
+            pacer=ChannelPacer(settings.slack_channel_interval_s, settings.slack_channel_burst),
+            history_page_size=settings.slack_history_page_size,
+            history_max_pages=settings.slack_history_max_pages,
         )
         mailer = Mailer(
             settings.smtp_host,
@@ -43,11 +55,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             starttls=settings.smtp_starttls,
             timeout_s=settings.smtp_timeout_s,
         )
-        handler = NotifierHandler(runtime.sessions, slack, mailer, console_url=settings.console_url)
+        handler = NotifierHandler(
+            runtime.sessions,
+            slack,
+            mailer,
+            console_url=settings.console_url,
+            outbox=runtime.outbox,
+            material_url=settings.seminar_material_url,
+        )
+        app.state.settings = settings
+        app.state.interactions = InteractionHandler(runtime.sessions, runtime.outbox, slack)
+        # One group reads both topics: a decision and the SLA events that follow it share the lead's key.
         runtime.consume(
-            topics=[Topics.DECISIONS],
+            topics=[Topics.DECISIONS, Topics.SLA],
             group_id=settings.consumer_group,
-            decode=decode_decision,
+            decode=decode_record,
             apply=handler.apply,
             max_records=settings.max_batch,
         )
@@ -57,6 +79,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = create_service_app(
     service=SERVICE,
     lifespan=lifespan,
-    routers=[router],
-    description="Turns routing decisions into Slack and email alerts with the context a rep needs, exactly once.",
+    routers=[router, slack_router],
+    description="Turns routing decisions and SLA events into Slack and email alerts with the context a rep needs, "
+    "exactly once, and the rep's Slack clicks into sales feedback.",
 )

@@ -1,19 +1,27 @@
-"""Kafka adapter: routing decisions in → Slack message and email out, each exactly once as the rep sees it.
+"""Kafka adapter: routing decisions and SLA events in → Slack messages and emails out, exactly once as the
+rep sees it.
 
-Order per batch: record every owed message as pending (one transaction), then send what is still pending,
-marking each one sent the moment its provider accepted it. A redelivered decision finds its keys already
-sent and sends nothing. A transient provider fault raises, so the batch is retried with its offsets
-uncommitted; what was already marked sent is not sent again.
+Per batch: record every owed message as ``pending`` (one transaction). Then, for each message still unsent:
+mark it ``sending``, send it, mark it ``sent`` the moment the provider accepted it. A redelivered record
+finds its keys sent and sends nothing. A crash after ``sending`` leaves the outcome unknown: before a Slack
+message is sent again, Slack is asked whether it already holds a message carrying this key in its metadata
+(``conversations.history``), so a message Slack accepted is never posted twice. Email has no such question:
+it is re-sent with the same Message-ID, which mail clients collapse.
+
+A provider's permanent refusal (bad channel, bad token) marks the message failed and dead-letters the record
+it came from, with the reason; the other medium is still sent. A transient fault raises, so the batch is
+retried with its offsets uncommitted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,17 +35,53 @@ from services.notifier.domain import (
     render_slack_assignment,
 )
 from services.notifier.senders import Mailer, PermanentSendError, SlackClient
+from services.notifier.sla_alerts import (
+    render_email_escalation,
+    render_email_reminder,
+    render_slack_escalation,
+    render_slack_reminder,
+)
+from services.notifier.thank_you import render_thank_you, wants_thank_you
 from shared.consumer import Decoded, Record, bind_correlation
 from shared.db import unit_of_work
-from shared.events import CloudEvent, CloudEventType, RoutingDecision, decode
-from shared.kafka import OutgoingMessage, PoisonRecord
+from shared.events import (
+    CloudEvent,
+    CloudEventType,
+    RoutingDecision,
+    SlaEvent,
+    SlaEventKind,
+    Topics,
+    decode,
+)
+from shared.kafka import OutgoingMessage, PoisonRecord, dead_letter_message
 from shared.logging import log_fields
+from shared.metrics import DEAD_LETTERS
+from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
-KIND = "assignment"
+SERVICE = "notifier"
+# The metadata event type our Slack messages carry; with the idempotency key, it finds a message again.
+SLACK_EVENT_TYPE = "leadflow_alert"
+# Slack's clock and ours may disagree a little: look back this far before the row was recorded.
+_HISTORY_MARGIN = timedelta(minutes=5)
+
+Incoming = CloudEvent[RoutingDecision] | CloudEvent[SlaEvent]
+
+
+def decode_record(record: Record) -> Incoming:
+    """A routing decision or an SLA event, by topic; anything else is poison."""
+    if record.value is None:
+        raise PoisonRecord("empty record")
+    if record.topic == Topics.SLA:
+        sla = decode(record.value, SlaEvent)
+        if sla.type != CloudEventType.SLA_EVENT:
+            raise PoisonRecord(f"unexpected CloudEvent type {sla.type!r}")
+        return sla
+    return decode_decision(record)
 
 
 def decode_decision(record: Record) -> CloudEvent[RoutingDecision]:
+    """A routing decision, or PoisonRecord."""
     if record.value is None:
         raise PoisonRecord("empty record")
     event = decode(record.value, RoutingDecision)
@@ -48,14 +92,22 @@ def decode_decision(record: Record) -> CloudEvent[RoutingDecision]:
 
 @dataclass(frozen=True)
 class Owed:
+    """One message owed to one recipient on one medium, under its idempotency key."""
+
     key: str
-    decision: RoutingDecision
-    medium: str
+    decision_id: str
+    lead_id: str
+    kind: str  # assignment | reminder | escalation | thank_you
+    medium: str  # slack | email
     message: SlackMessage | EmailMessage
+    received_at: datetime | None = None  # when the lead's event arrived: measures lead-to-alert
 
 
-def owed_messages(decision: RoutingDecision, now: datetime, console_url: str | None) -> list[Owed]:
-    """What the rep (or, for the fallback queue, its manager) is owed for one decision."""
+def owed_for_decision(
+    decision: RoutingDecision, now: datetime, console_url: str | None, material_url: str | None = None
+) -> list[Owed]:
+    """What the rep (or, for the fallback queue, its manager) is owed for one decision, and the seminar
+    attendee's thank-you when the decision asks for one."""
     email_to: str | None
     if decision.owner is None and decision.queue_contact is not None:
         # Nobody was eligible: the queue's manager is alerted on Slack and by email.
@@ -64,21 +116,57 @@ def owed_messages(decision: RoutingDecision, now: datetime, console_url: str | N
         email_to = contact.email
     else:
         email_to = decision.owner.email if decision.owner else None
+    received = decision.lead.trigger.received_at
+    kind = "assignment"
+
+    def owe(medium: str, message: SlackMessage | EmailMessage, what: str = kind) -> Owed:
+        key = idempotency_key(decision.decision_id, f"{what}:{medium}")
+        return Owed(key, decision.decision_id, decision.lead_id, what, medium, message, received)
+
     owed: list[Owed] = []
     try:
-        slack = render_slack_assignment(decision, now=now, console_url=console_url)
-        owed.append(Owed(idempotency_key(decision.decision_id, f"{KIND}:slack"), decision, "slack", slack))
+        owed.append(owe("slack", render_slack_assignment(decision, now=now, console_url=console_url)))
     except NoRecipientError:
         log.warning("no Slack recipient", extra=log_fields(decision_id=decision.decision_id))
     if email_to:
         mail = render_email_assignment(decision, now=now, console_url=console_url)
         if mail.to != email_to:
-            mail = EmailMessage(to=email_to, subject=mail.subject, text=mail.text, html=mail.html)
-        owed.append(Owed(idempotency_key(decision.decision_id, f"{KIND}:email"), decision, "email", mail))
+            mail = dataclasses.replace(mail, to=email_to)
+        owed.append(owe("email", mail))
+    if wants_thank_you(decision):
+        owed.append(owe("email", render_thank_you(decision, material_url=material_url), "thank_you"))
     return owed
 
 
+def owed_for_sla(event: SlaEvent, now: datetime) -> list[Owed]:
+    """A reminder to the owner, or an escalation to the manager and the optional team channel."""
+    base = event.sla_event_id
+    pairs: list[tuple[str, str, SlackMessage | EmailMessage]] = []
+    if event.kind == SlaEventKind.REMINDER:
+        kind = "reminder"
+        if event.owner is not None:
+            pairs.append(("slack", "slack", render_slack_reminder(event, now=now)))
+            pairs.append(("email", "email", render_email_reminder(event, now=now)))
+    else:
+        kind = "escalation"
+        manager = event.escalate_to
+        if manager is not None and manager.slack_id:
+            pairs.append(("slack", "slack", render_slack_escalation(event, now=now)))
+        if manager is not None and manager.email:
+            pairs.append(("email", "email", render_email_escalation(event, now=now)))
+        if event.team_channel:
+            pairs.append(("team", "slack", render_slack_escalation(event, now=now, channel=event.team_channel)))
+    if not pairs:
+        log.warning("SLA event names nobody to tell", extra=log_fields(sla_event_id=base, kind=kind))
+    return [
+        Owed(idempotency_key(base, f"{kind}:{target}"), event.decision_id, event.lead_id, kind, medium, message)
+        for target, medium, message in pairs
+    ]
+
+
 class NotifierHandler:
+    """Applies a batch of decisions and SLA events: record, send, mark; dead-letter what is refused."""
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -86,16 +174,28 @@ class NotifierHandler:
         mailer: Mailer,
         console_url: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        outbox: Outbox | None = None,
+        material_url: str | None = None,
     ) -> None:
         self.sessions = sessions
         self.slack = slack
         self.mailer = mailer
         self.console_url = console_url
         self.clock = clock
+        self.outbox = outbox
+        self.material_url = material_url
 
-    async def apply(self, items: Sequence[Decoded[CloudEvent[RoutingDecision]]]) -> list[OutgoingMessage]:
+    def owed(self, cloud: Incoming, now: datetime) -> list[Owed]:
+        """Every message one incoming record asks for."""
+        if isinstance(cloud.data, SlaEvent):
+            return owed_for_sla(cloud.data, now)
+        return owed_for_decision(cloud.data, now, self.console_url, self.material_url)
+
+    async def apply(self, items: Sequence[Decoded[Incoming]]) -> list[OutgoingMessage]:
+        """Record what the batch owes, send what is unsent, and return the dead letters to publish."""
         now = self.clock()
-        owed = [o for _, cloud in items for o in owed_messages(cloud.data, now, self.console_url)]
+        owed = [(record, o) for record, cloud in items for o in self.owed(cloud, now)]
         if items:
             bind_correlation(items[-1][0])
         if not owed:
@@ -104,41 +204,84 @@ class NotifierHandler:
             await repository.record(
                 session,
                 [
-                    {"key": o.key, "decision_id": o.decision.decision_id, "lead_id": o.decision.lead_id,
-                     "medium": o.medium, "kind": KIND, "status": "pending"}
-                    for o in owed
+                    {"key": o.key, "decision_id": o.decision_id, "lead_id": o.lead_id, "medium": o.medium,
+                     "kind": o.kind, "status": "pending"}
+                    for _, o in owed
                 ],
             )  # fmt: skip
-            pending = await repository.unsent(session, [o.key for o in owed])
-        await asyncio.gather(*(self._send(o) for o in owed if o.key in pending))
-        return []
+            unsent = await repository.unsent(session, [o.key for _, o in owed])
+        results = await asyncio.gather(
+            *(self._deliver(record, o, unsent[o.key]) for record, o in owed if o.key in unsent),
+            return_exceptions=True,
+        )
+        dead = [r for r in results if isinstance(r, OutgoingMessage)]
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            # Every other message of the batch had its chance; the batch is retried for the ones that failed.
+            raise failures[0]
+        return dead
 
-    async def _send(self, owed: Owed) -> None:
+    async def _deliver(self, record: Record, owed: Owed, row: repository.Unsent) -> OutgoingMessage | None:
+        if row.status == "sending" and isinstance(owed.message, SlackMessage):
+            found = await self._already_posted(owed, owed.message, row)
+            if found is not None:
+                await self._mark_sent(owed, found, started=None)
+                return None
+        async with unit_of_work(self.sessions) as session:
+            await repository.mark_sending(session, owed.key)
         started = time.perf_counter()
         try:
             if isinstance(owed.message, SlackMessage):
                 ref = await self.slack.post_message(
-                    owed.message, metadata={"event_type": "leadflow_alert", "event_payload": {"key": owed.key}}
+                    owed.message, metadata={"event_type": SLACK_EVENT_TYPE, "event_payload": {"key": owed.key}}
                 )
             else:
                 ref = await self.mailer.send(owed.message, owed.key)
         except PermanentSendError as exc:
-            metrics.SENT.labels(owed.medium, "failed").inc()
-            log.error(
-                "notification failed permanently",
-                extra=log_fields(decision_id=owed.decision.decision_id, medium=owed.medium, error=str(exc)),
+            return await self._refused(record, owed, str(exc))
+        await self._mark_sent(owed, ref, started=started)
+        return None
+
+    async def _already_posted(self, owed: Owed, message: SlackMessage, row: repository.Unsent) -> str | None:
+        try:
+            found = await self.slack.find_posted(
+                message.channel, SLACK_EVENT_TYPE, owed.key, since=row.created_at - _HISTORY_MARGIN
             )
-            async with unit_of_work(self.sessions) as session:
-                await repository.mark(session, owed.key, status="failed", now=self.clock(), error=str(exc)[:500])
-            return
-        metrics.SEND_LATENCY.labels(owed.medium).observe(time.perf_counter() - started)
+        except PermanentSendError as exc:
+            # Cannot look (e.g. the token lacks im:history): a duplicate beats an alert never sent.
+            metrics.DELIVERY_CHECKS.labels("unknown").inc()
+            log.warning("cannot check Slack before re-sending", extra=log_fields(key=owed.key, error=str(exc)))
+            return None
+        metrics.DELIVERY_CHECKS.labels("found" if found else "absent").inc()
+        return found
+
+    async def _mark_sent(self, owed: Owed, ref: str, *, started: float | None) -> None:
         async with unit_of_work(self.sessions) as session:
             await repository.mark(session, owed.key, status="sent", now=self.clock(), provider_ref=ref)
         metrics.SENT.labels(owed.medium, "sent").inc()
-        if owed.medium == "slack":
-            received = owed.decision.lead.trigger.received_at
-            metrics.LEAD_TO_ALERT.observe(max(0.0, (self.clock() - received).total_seconds()))
+        if started is not None:
+            metrics.SEND_LATENCY.labels(owed.medium).observe(time.perf_counter() - started)
+        if owed.medium == "slack" and owed.kind == "assignment" and owed.received_at is not None:
+            metrics.LEAD_TO_ALERT.observe(max(0.0, (self.clock() - owed.received_at).total_seconds()))
         log.info(
             "notification sent",
-            extra=log_fields(decision_id=owed.decision.decision_id, lead_id=owed.decision.lead_id, medium=owed.medium),
+            extra=log_fields(decision_id=owed.decision_id, lead_id=owed.lead_id, medium=owed.medium, kind=owed.kind),
         )
+
+    async def _refused(self, record: Record, owed: Owed, error: str) -> OutgoingMessage:
+        """Mark the message failed and dead-letter its record, in one transaction with the outbox."""
+        metrics.SENT.labels(owed.medium, "failed").inc()
+        metrics.PERMANENT_FAILURES.labels(owed.medium, owed.kind).inc()
+        DEAD_LETTERS.labels(SERVICE, record.topic).inc()
+        log.error(
+            "notification refused for good, dead-lettered",
+            extra=log_fields(decision_id=owed.decision_id, medium=owed.medium, kind=owed.kind, error=error[:200]),
+        )
+        letter = dead_letter_message(record, f"{SERVICE}/{owed.medium}", f"{owed.medium} refused {owed.key}: {error}")
+        # One record may owe several messages: each refusal is its own dead letter.
+        letter = dataclasses.replace(letter, id=f"{letter.id}:{owed.key}")
+        async with unit_of_work(self.sessions) as session:
+            await repository.mark(session, owed.key, status="failed", now=self.clock(), error=error[:500])
+            if self.outbox is not None:
+                await self.outbox.add(session, [letter])
+        return letter

@@ -23,7 +23,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 
-from shared.events import Activity, Bant, DecisionKind, EventKind, Rank, RoutingDecision, ScoreReason, SlaKind
+from shared.events import (
+    Activity,
+    Bant,
+    DecisionKind,
+    EventKind,
+    LeadScored,
+    Person,
+    Rank,
+    RoutingDecision,
+    ScoreReason,
+    SlaKind,
+)
 
 Locale = Literal["en", "ja"]
 
@@ -98,6 +109,7 @@ class EmailMessage:
     subject: str
     text: str
     html: str
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +118,8 @@ class ActionValue:
 
     decision_id: str
     lead_id: str
+    rep_id: str | None = None
+    locale: Locale = "en"
 
 
 @dataclass(frozen=True)
@@ -307,9 +321,15 @@ def idempotency_key(decision_id: str, kind: str) -> str:
     return f"{decision_id}:{kind}"
 
 
-def action_value(decision_id: str, lead_id: str) -> str:
-    """Encode what a Slack button carries: compact JSON with the decision and lead ids."""
-    return json.dumps({"decision_id": decision_id, "lead_id": lead_id}, separators=(",", ":"))
+def action_value(decision_id: str, lead_id: str, *, rep_id: str | None = None, locale: Locale | None = None) -> str:
+    """Encode what a Slack button carries: compact JSON with the decision and lead ids (and owner, language)."""
+    data = {"decision_id": decision_id, "lead_id": lead_id}
+    # The owner and language ride along so a click can be attributed and answered without a lookup.
+    if rep_id is not None:
+        data["rep_id"] = rep_id
+    if locale is not None:
+        data["locale"] = locale
+    return json.dumps(data, separators=(",", ":"))
 
 
 def parse_action_value(value: str) -> ActionValue:
@@ -323,7 +343,125 @@ def parse_action_value(value: str) -> ActionValue:
     decision_id, lead_id = data.get("decision_id"), data.get("lead_id")
     if not isinstance(decision_id, str) or not isinstance(lead_id, str) or not decision_id or not lead_id:
         raise ValueError("action value lacks decision_id or lead_id")
-    return ActionValue(decision_id=decision_id, lead_id=lead_id)
+    rep_id = data.get("rep_id")
+    locale: Locale = "ja" if data.get("locale") == "ja" else "en"
+    return ActionValue(
+        decision_id=decision_id, lead_id=lead_id, rep_id=rep_id if isinstance(rep_id, str) else None, locale=locale
+    )
+
+
+@dataclass(frozen=True)
+class LeadFacts:
+    """The facts about a lead every alert repeats, worded for one reader; plain text, not yet escaped."""
+
+    person_name: str
+    person_title: str | None
+    company_name: str
+    company_facts: str | None
+    score_line: str
+    trigger_kind: str
+    trigger_line: str
+    bant: str
+    rows: tuple[tuple[str, str], ...]
+
+
+def lead_facts(lead: LeadScored, *, timezone: str, locale: Locale) -> LeadFacts:
+    """Who, which company, what score and what they did, in the reader's language and time zone."""
+    labels = _LABELS[locale]
+    tz = _zone(timezone)
+    person = lead.person
+    name = (_clean(person.name, _NAME_MAX) if person and person.name else "") or labels.unknown_person
+    company = (_clean(person.company, _NAME_MAX) if person and person.company else "") or labels.unknown_company
+    trigger_kind = EVENT_KIND_LABELS[lead.trigger.kind][locale]
+    title = _clean(person.title, _NAME_MAX) if person and person.title else None
+    facts = _company_facts(person, labels)
+    score = labels.score_line.format(
+        rank=lead.rank.value, total=_number(lead.total), fit=_number(lead.fit), intent=_number(lead.intent)
+    )
+    trigger = labels.trigger_line.format(kind=trigger_kind, when=_format_when(lead.trigger.occurred_at, tz, locale))
+    bant = _bant(lead.bant, labels)
+    # Contact details stay out on purpose: escalations reach channels, and channels are not a place for them.
+    rows = (
+        (labels.who, f"{name}, {title}" if title else name),
+        (labels.company, f"{company} ({facts})" if facts else company),
+        (labels.score, score),
+        (labels.activity, trigger),
+        (labels.bant, bant),
+    )
+    return LeadFacts(
+        person_name=name,
+        person_title=title,
+        company_name=company,
+        company_facts=facts,
+        score_line=score,
+        trigger_kind=trigger_kind,
+        trigger_line=trigger,
+        bant=bant,
+        rows=rows,
+    )
+
+
+def format_when(at: datetime, *, timezone: str, locale: Locale) -> str:
+    """A moment as the reader reads it: their zone, their language."""
+    return _format_when(at, _zone(timezone), locale)
+
+
+def format_duration(span: timedelta, *, locale: Locale) -> str:
+    """A span in whole minutes, hours or days, rounded up, in the reader's language."""
+    return _format_duration(span, _LABELS[locale])
+
+
+def sla_line(sla_kind: SlaKind, due_at: datetime, *, now: datetime, timezone: str, locale: Locale) -> str:
+    """What the owner must do and by when ("Call within 15 minutes — by 11:05 JST"), or that it is overdue."""
+    labels = _LABELS[locale]
+    due = _format_when(due_at, _zone(timezone), locale)
+    within, overdue = labels.sla[sla_kind]
+    remaining = due_at - now
+    if remaining > timedelta(0):
+        return within.format(window=_format_duration(remaining, labels), due=due)
+    return overdue.format(due=due)
+
+
+def owner_buttons(decision_id: str, lead_id: str, *, rep_id: str | None, locale: Locale) -> dict[str, Any]:
+    """The Accept / Reject / Log contact actions block, for any message the owner acts on."""
+    labels = _LABELS[locale]
+    value = action_value(decision_id, lead_id, rep_id=rep_id, locale=locale)
+    return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": _three_buttons(value, labels)}
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape the characters Slack treats as markup, so user text cannot mention or link."""
+    return _esc(text)
+
+
+def clean_line(text: str, limit: int = _LINE_MAX) -> str:
+    """One value on one line: control characters folded, length capped."""
+    return _clean(text, limit)
+
+
+def mrkdwn_section(text: str) -> dict[str, Any]:
+    """A section block of mrkdwn text, clipped to Slack's limit."""
+    return _section(text)
+
+
+def mrkdwn_fields(*fields: str) -> dict[str, Any]:
+    """A section block of up to ten mrkdwn fields, each clipped to Slack's limit."""
+    return {"type": "section", "fields": [_mrkdwn(_clip(f, SLACK_FIELD_TEXT_MAX)) for f in fields[:10]]}
+
+
+def header_block(text: str) -> dict[str, Any]:
+    """A plain-text header block within Slack's limit."""
+    return {"type": "header", "text": {"type": "plain_text", "text": _clip(text, SLACK_HEADER_MAX), "emoji": True}}
+
+
+def context_block(text: str) -> dict[str, Any]:
+    """A context block with one mrkdwn element."""
+    return {"type": "context", "elements": [_mrkdwn(_clip(text, SLACK_FIELD_TEXT_MAX))]}
+
+
+def templates() -> jinja2.Environment:
+    """The notifier's email templates (HTML autoescaped, text verbatim)."""
+    return _templates()
 
 
 def render_slack_assignment(
@@ -378,7 +516,7 @@ def render_slack_assignment(
         {
             "type": "actions",
             "block_id": ACTIONS_BLOCK_ID,
-            "elements": _buttons(decision, labels, view.fallback),
+            "elements": _buttons(decision, labels, view.fallback, view.locale),
         },
     ]
     text = f"{view.header}: {view.person_name}, {view.company_name} — {view.trigger_kind}. {view.sla_line}"
@@ -455,7 +593,7 @@ def _build_view(decision: RoutingDecision, *, now: datetime, console_url: str | 
     contact = tuple(_clean(c, _NAME_MAX) for c in (person.email, person.phone) if c) if person else ()
     company = _clean(person.company, _NAME_MAX) if person and person.company else ""
     company = company or labels.unknown_company
-    company_facts = _company_facts(decision, labels)
+    company_facts = _company_facts(person, labels)
 
     trigger_kind = EVENT_KIND_LABELS[lead.trigger.kind][locale]
     activity = (
@@ -505,8 +643,7 @@ def _build_view(decision: RoutingDecision, *, now: datetime, console_url: str | 
     )
 
 
-def _company_facts(decision: RoutingDecision, labels: _Labels) -> str | None:
-    person = decision.lead.person
+def _company_facts(person: Person | None, labels: _Labels) -> str | None:
     if person is None:
         return None
     facts: list[str] = []
@@ -600,25 +737,32 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": _mrkdwn(_clip(text, SLACK_SECTION_TEXT_MAX))}
 
 
-def _buttons(decision: RoutingDecision, labels: _Labels, fallback: bool) -> list[dict[str, Any]]:
-    value = action_value(decision.decision_id, decision.lead_id)
-
-    def button(action_id: str, text: str, style: str | None = None) -> dict[str, Any]:
-        element: dict[str, Any] = {
-            "type": "button",
-            "action_id": action_id,
-            "text": {"type": "plain_text", "text": text, "emoji": True},
-            "value": value,
-        }
-        if style is not None:
-            element["style"] = style
-        return element
-
+def _buttons(decision: RoutingDecision, labels: _Labels, fallback: bool, locale: Locale) -> list[dict[str, Any]]:
+    owner = decision.owner
+    value = action_value(
+        decision.decision_id, decision.lead_id, rep_id=owner.rep_id if owner is not None else None, locale=locale
+    )
     if fallback:
         # A queued lead has nobody to reject or log it yet: whoever takes it becomes its owner.
-        return [button(ACTION_ACCEPT, labels.take, "primary")]
+        return [_button(ACTION_ACCEPT, labels.take, value, "primary")]
+    return _three_buttons(value, labels)
+
+
+def _three_buttons(value: str, labels: _Labels) -> list[dict[str, Any]]:
     return [
-        button(ACTION_ACCEPT, labels.accept, "primary"),
-        button(ACTION_REJECT, labels.reject, "danger"),
-        button(ACTION_CONTACTED, labels.contacted),
+        _button(ACTION_ACCEPT, labels.accept, value, "primary"),
+        _button(ACTION_REJECT, labels.reject, value, "danger"),
+        _button(ACTION_CONTACTED, labels.contacted, value),
     ]
+
+
+def _button(action_id: str, text: str, value: str, style: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": text, "emoji": True},
+        "value": value,
+    }
+    if style is not None:
+        element["style"] = style
+    return element

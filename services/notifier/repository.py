@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,22 +21,42 @@ async def record(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
         await session.execute(stmt)
 
 
-async def unsent(session: AsyncSession, keys: Sequence[str]) -> set[str]:
-    """Which of these keys still need sending (pending, never accepted by the provider)."""
-    stmt = sa.select(notifications.c.key).where(notifications.c.key.in_(keys), notifications.c.status == "pending")
-    return {row[0] for row in await session.execute(stmt)}
+@dataclass(frozen=True)
+class Unsent:
+    """A notification not yet known to be accepted: ``sending`` means an attempt may have reached the provider."""
+
+    key: str
+    status: str
+    created_at: datetime
+
+
+async def unsent(session: AsyncSession, keys: Sequence[str]) -> dict[str, Unsent]:
+    """Which of these keys still need sending (pending, or sending with an unknown outcome)."""
+    stmt = sa.select(notifications.c.key, notifications.c.status, notifications.c.created_at).where(
+        notifications.c.key.in_(keys), notifications.c.status.in_(("pending", "sending"))
+    )
+    return {row.key: Unsent(row.key, row.status, row.created_at) for row in await session.execute(stmt)}
+
+
+async def mark_sending(session: AsyncSession, key: str) -> None:
+    """Note that an attempt is about to reach the provider: after a crash, its outcome must be checked."""
+    await session.execute(
+        sa.update(notifications)
+        .where(notifications.c.key == key, notifications.c.status.in_(("pending", "sending")))
+        .values(status="sending", attempts=notifications.c.attempts + 1)
+    )
 
 
 async def mark(
     session: AsyncSession, key: str, *, status: str, now: datetime, provider_ref: str | None = None,
     error: str | None = None,
 ) -> None:  # fmt: skip
+    """Record the outcome the provider gave (sent with its reference, or failed with the error)."""
     await session.execute(
         sa.update(notifications)
         .where(notifications.c.key == key)
         .values(
             status=status,
-            attempts=notifications.c.attempts + 1,
             provider_ref=provider_ref,
             last_error=error,
             sent_at=now if status == "sent" else None,
@@ -44,5 +65,6 @@ async def mark(
 
 
 async def of_lead(session: AsyncSession, lead_id: str) -> list[Any]:
+    """Every notification owed for a lead, oldest first."""
     stmt = sa.select(notifications).where(notifications.c.lead_id == lead_id).order_by(notifications.c.created_at)
     return list(await session.execute(stmt))

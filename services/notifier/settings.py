@@ -15,6 +15,17 @@ class NotifierSettings(BaseServiceSettings):
     slack_signing_secret: str = DEV_SECRET
     slack_timeout_s: float = 5.0
     slack_max_attempts: int = 5
+    slack_backoff_s: float = 0.5
+    slack_backoff_max_s: float = 10.0
+    # Slack allows about one message a second to a channel, with short bursts.
+    slack_channel_interval_s: float = 1.0
+    slack_channel_burst: int = 5
+    # Requests signed longer ago than this are refused as replays (Slack's own advice: five minutes).
+    slack_signature_max_age_s: float = 300.0
+    slack_interaction_max_bytes: int = 1_000_000
+    # How far back a pending message is looked for in Slack before it is sent again.
+    slack_history_page_size: int = 200
+    slack_history_max_pages: int = 5
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     smtp_username: str | None = None
@@ -23,11 +34,15 @@ class NotifierSettings(BaseServiceSettings):
     smtp_timeout_s: float = 10.0
     mail_from: str = "LeadFlow <leadflow@localhost>"
     console_url: str | None = None
+    # The seminar thank-you's material link; without it the email thanks and offers a conversation only.
+    seminar_material_url: str | None = None
 
     def secrets(self) -> dict[str, str | None]:
+        """Slack's bot token and signing secret must be real outside development."""
         return {"slack_bot_token": self.slack_bot_token, "slack_signing_secret": self.slack_signing_secret}
 
 
 @lru_cache
 def get_settings() -> NotifierSettings:
+    """The notifier's settings, read once from the environment."""
     return NotifierSettings()

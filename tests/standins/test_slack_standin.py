@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from leadflow.standins.slack import create_slack_app
+from leadflow.standins.slack import SlackState, create_slack_app
 
 TOKEN = "xoxb-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -292,3 +292,95 @@ async def test_an_unknown_fault_mode_is_refused(slack: httpx.AsyncClient) -> Non
     # Then the request is invalid and nothing is queued
     assert response.status_code == 422
     assert (await slack.get("/_standin/faults")).json() == {"faults": []}
+
+
+# --- views.open, conversations.open, conversations.history ---
+
+
+async def _standin_call(method: str, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+    state = SlackState()
+    transport = httpx.ASGITransport(app=create_slack_app("xoxb-t", state=state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://slack.test") as client:
+        response = await client.post(f"/api/{method}", headers={"Authorization": "Bearer xoxb-t"}, **kwargs)
+    return state, response.json()
+
+
+async def test_views_open_keeps_a_valid_modal() -> None:
+    # Given a modal with an input block
+    view = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Reject lead"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": {"type": "plain_text", "text": "Reason"},
+                "element": {"type": "plain_text_input", "action_id": "value"},
+            }
+        ],
+    }
+    # When it is opened with a trigger
+    state, body = await _standin_call("views.open", json={"trigger_id": "1.2.3", "view": view})
+    # Then the stand-in accepts and keeps it
+    assert body["ok"] is True, body
+    assert state.views[0]["trigger_id"] == "1.2.3"
+
+
+async def test_views_open_without_a_trigger_is_refused() -> None:
+    # Given a modal without a trigger id
+    view = {"type": "modal", "title": {"type": "plain_text", "text": "x"}, "blocks": []}
+    # When it is opened
+    _, body = await _standin_call("views.open", json={"view": view})
+    # Then Slack's error comes back
+    assert body == {"ok": False, "error": "invalid_trigger_id"}
+
+
+async def test_input_blocks_are_refused_in_messages() -> None:
+    # Given a message holding an input block, which only modals may
+    blocks = [
+        {
+            "type": "input",
+            "label": {"type": "plain_text", "text": "x"},
+            "element": {"type": "plain_text_input", "action_id": "v"},
+        }
+    ]
+    # When it is posted
+    _, body = await _standin_call("chat.postMessage", json={"channel": "C0TEAM", "blocks": blocks})
+    # Then it is refused as invalid blocks
+    assert body["error"] == "invalid_blocks"
+
+
+async def test_history_returns_metadata_only_when_asked_and_finds_dm_messages_by_the_users_dm() -> None:
+    # Given a message with metadata posted to a user
+    state = SlackState()
+    transport = httpx.ASGITransport(app=create_slack_app("xoxb-t", state=state))
+    auth = {"Authorization": "Bearer xoxb-t"}
+    metadata = {"event_type": "leadflow_alert", "event_payload": {"key": "k1"}}
+    async with httpx.AsyncClient(transport=transport, base_url="http://slack.test") as client:
+        await client.post(
+            "/api/chat.postMessage", json={"channel": "U0KEN", "text": "hi", "metadata": metadata}, headers=auth
+        )
+        # When the bot opens the DM and reads its history, with and without metadata
+        dm = (await client.post("/api/conversations.open", data={"users": "U0KEN"}, headers=auth)).json()
+        channel = dm["channel"]["id"]
+        plain = (await client.post("/api/conversations.history", data={"channel": channel}, headers=auth)).json()
+        full = (
+            await client.post(
+                "/api/conversations.history", data={"channel": channel, "include_all_metadata": "true"}, headers=auth
+            )
+        ).json()
+    # Then the DM holds the message, and its metadata shows only when asked for
+    assert channel == "D0KEN"
+    assert [m["text"] for m in plain["messages"]] == ["hi"]
+    assert "metadata" not in plain["messages"][0]
+    assert full["messages"][0]["metadata"] == metadata
+
+
+async def test_metadata_without_an_event_type_is_refused() -> None:
+    # Given message metadata missing its event type
+    # When it is posted
+    _, body = await _standin_call(
+        "chat.postMessage", json={"channel": "C0TEAM", "text": "x", "metadata": {"event_payload": {}}}
+    )
+    # Then Slack's schema error comes back
+    assert body["error"] == "invalid_metadata_schema"
