@@ -533,6 +533,10 @@ def service_env(lay: Layout) -> dict[str, str]:
     env.setdefault("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap(lay))
     env.setdefault("DATABASE_URL", database_url(lay))
     env.setdefault("LEADFLOW_CONFIG_DIR", str(lay.config_dir))
+    # The console (served by the router) reads scoring and the notifier over their APIs.
+    env.setdefault("CONSOLE_SCORING_URL", lay.service("scoring").url)
+    env.setdefault("CONSOLE_NOTIFIER_URL", lay.service("notifier").url)
+    env.setdefault("CONSOLE_ROUTER_URL", lay.service("router").url)
     env.setdefault("SLACK_BOT_TOKEN", DEV_SLACK_TOKEN)
     if not os.environ.get("SLACK_API_URL"):
         env["SLACK_API_URL"] = f"{lay.standin_url}/api"

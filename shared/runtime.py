@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.consumer import BatchProcessor, Decoded, Record
 from shared.db import create_engine, migrate, ping, session_factory
 from shared.kafka import ConsumerLoop, OutgoingMessage, create_producer
+from shared.lag import report_lag
 from shared.logging import configure_logging
 from shared.metrics import batch_observer
 from shared.outbox import Outbox
@@ -64,6 +65,11 @@ class Runtime:
         )
         self.loops.append(loop)
         self.tasks.append(asyncio.create_task(loop.run(), name=f"{self.service}-consumer"))
+        self.background(
+            report_lag(self.settings.kafka_bootstrap_servers, group_id, list(topics), self.service,
+                       self.settings.lag_interval_s),
+            name=f"{self.service}-lag",
+        )  # fmt: skip
         return loop
 
     def background(self, coro: Awaitable[None], name: str) -> None:

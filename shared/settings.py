@@ -25,6 +25,8 @@ class BaseServiceSettings(BaseSettings):
     # Database pool: small by default, services are I/O bound and share one 2-core box in development.
     db_pool_size: int = 5
     migrate_on_start: bool = True
+    # How often consumer services publish their consumer-group lag (end offset − committed) as a metric.
+    lag_interval_s: float = 15.0
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> BaseServiceSettings:

@@ -19,6 +19,8 @@ from services.router.schemas import (
     FollowUpsOut,
     LeadOut,
     OwnerOut,
+    Reassigned,
+    ReassignRequest,
     RepOut,
     RepsOut,
     RepUpdate,
@@ -97,6 +99,31 @@ async def get_lead(request: Request, lead_id: str = LeadId) -> LeadOut:
         ],
         updated_at=row.updated_at,
     )
+
+
+@router.post("/leads/{lead_id}/reassign")
+async def reassign_lead(request: Request, body: ReassignRequest, lead_id: str = LeadId) -> Reassigned:
+    """A manager gives a routed lead to a named rep: recorded, alerted and clocked like any decision."""
+    config: RoutingConfig = request.app.state.routing
+    rep = _known_rep(request, body.rep_id)
+    now = datetime.now(UTC)
+    async with unit_of_work(request.app.state.sessions) as session:
+        lead = await repository.lead_row(session, lead_id, lock=True)
+        if lead is None:
+            raise HTTPException(404, {"error": "lead_not_found", "lead_id": lead_id})
+        if lead.owner_rep_id == rep.id:
+            raise HTTPException(409, {"error": "already_owner", "detail": f"{rep.id} already owns this lead"})
+        overrides = await repository.load_overrides(session)
+        message = await reassign(
+            session, lead, config, overrides, now=now, cause=ReassignCause.MANAGER,
+            detail=body.reason.strip() or None, to_rep=rep,
+        )  # fmt: skip
+        if message is None:
+            raise HTTPException(409, {"error": "not_routed", "detail": "the lead has no routing decision to replace"})
+        await request.app.state.outbox.add(session, [message])
+    await request.app.state.outbox.flush([message])
+    log.info("lead reassigned by a manager", extra=log_fields(lead_id=lead_id, rep=rep.id))
+    return Reassigned(lead_id=lead_id, decision_id=message.id, rep_id=rep.id)
 
 
 @reps_router.get("/reps")

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from services.router.api import reps_router, router
 from services.router.config import load_routing_config
+from services.router.console import router as console_router
 from services.router.consumer import RouterHandler, decode_scored
 from services.router.models import SCHEMA, outbox
 from services.router.settings import get_settings
@@ -48,7 +49,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = create_service_app(
     service=SERVICE,
     lifespan=lifespan,
-    routers=[router, reps_router],
+    routers=[router, reps_router, console_router],
     description="Routes qualified leads: account match, territory rules, fair round-robin with capacity and "
     "availability, SLA clocks. Every decision carries its trace.",
 )

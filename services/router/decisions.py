@@ -13,9 +13,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import metrics, repository
-from services.router.config import RepOverride, RoutingConfig
+from services.router.config import Rep, RepOverride, RoutingConfig
 from services.router.domain import (
+    Assignment,
     assign,
+    check_rep,
+    effective_rep,
     match_rule,
     reassignment_id_for,
     sla_due_at,
@@ -44,6 +47,7 @@ class ReassignCause:
     SLA_BREACH = "sla_breach"
     REJECTED = "rejected"
     REP_UNAVAILABLE = "rep_unavailable"
+    MANAGER = "manager"
 
 
 async def decide(
@@ -58,24 +62,32 @@ async def decide(
     correlation_id: str | None = None,
     excluded_rep_ids: frozenset[str] = frozenset(),
     reassignment: Mapping[str, Any] | None = None,
+    chosen: Assignment | None = None,
 ) -> OutgoingMessage:
-    """Route one lead and record everything about it in the caller's transaction."""
-    rule = match_rule(scored, config)
-    # Locked until commit: several router instances (and the SLA clock) take strict turns per team.
-    rotation = await repository.lock_rotation(session, rule.team)
-    owner_of_account = None
-    if config.account_match.enabled and scored.person is not None:
-        owner_of_account = await repository.account_owner(session, scored.person.company_key, scored.lead_id)
-    assignment = assign(
-        scored,
-        config,
-        now=now,
-        loads=await repository.open_loads(session),
-        rotation=rotation,
-        account_owner_rep_id=owner_of_account,
-        excluded_rep_ids=excluded_rep_ids,
-        rep_overrides=overrides,
-    )
+    """Route one lead and record everything about it in the caller's transaction.
+
+    ``chosen`` is a manager's explicit pick: it bypasses rules and rotation (the turn order is untouched)
+    but is recorded, notified and clocked like every other decision.
+    """
+    if chosen is not None:
+        assignment = chosen
+    else:
+        rule = match_rule(scored, config)
+        # Locked until commit: several router instances (and the SLA clock) take strict turns per team.
+        rotation = await repository.lock_rotation(session, rule.team)
+        owner_of_account = None
+        if config.account_match.enabled and scored.person is not None:
+            owner_of_account = await repository.account_owner(session, scored.person.company_key, scored.lead_id)
+        assignment = assign(
+            scored,
+            config,
+            now=now,
+            loads=await repository.open_loads(session),
+            rotation=rotation,
+            account_owner_rep_id=owner_of_account,
+            excluded_rep_ids=excluded_rep_ids,
+            rep_overrides=overrides,
+        )
     if assignment.rotation is not None:
         await repository.save_rotation(session, assignment.rotation, now)
     kind, reason, trace = assignment.kind, assignment.reason, dict(assignment.trace)
@@ -185,6 +197,7 @@ async def reassign(
     cause: str,
     exclude: Sequence[str] = (),
     detail: str | None = None,
+    to_rep: Rep | None = None,
 ) -> OutgoingMessage | None:
     """Give a routed lead (its row locked by the caller) to the next eligible rep; None when it cannot be.
 
@@ -199,6 +212,24 @@ async def reassign(
     excluded = await repository.exclude_reps(session, lead.lead_id, exclude)
     await repository.stop_timers(session, previous.decision_id, "reassigned")
     metrics.REASSIGNMENTS.labels(cause).inc()
+    chosen = None
+    if to_rep is not None:
+        loads = await repository.open_loads(session)
+        check = check_rep(
+            effective_rep(to_rep, overrides.get(to_rep.id)), now=now, open_leads=loads.get(to_rep.id, 0),
+            excluded=False, shift_required=False,
+        )  # fmt: skip
+        chosen = Assignment(
+            kind=DecisionKind.REASSIGNED,
+            rep=to_rep,
+            team_id=to_rep.team,
+            queue_id=None,
+            rule_id="manager",
+            reason=f"Chosen by a manager: {detail}" if detail else "Chosen by a manager",
+            # The manager's call stands even if the rep is full or away; the trace says so for the record.
+            trace={"decided_by": "manager", "picked": to_rep.id, "rep_check": check.skipped_because or "eligible"},
+            rotation=None,
+        )
     return await decide(
         session,
         LeadScored.model_validate(previous.lead),
@@ -215,6 +246,7 @@ async def reassign(
             "previous_owner": lead.owner_rep_id,
             "never_again": excluded,
         },
+        chosen=chosen,
     )
 
 
@@ -227,4 +259,6 @@ def _cause_phrase(reassignment: Mapping[str, Any]) -> str:
         return f"rejected by {previous}"
     if cause == ReassignCause.REP_UNAVAILABLE:
         return f"{previous} is unavailable"
+    if cause == ReassignCause.MANAGER:
+        return f"taken from {previous} by a manager"
     return str(cause)

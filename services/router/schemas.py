@@ -121,3 +121,18 @@ class RepUpdate(BaseModel):
 
 class RepUpdated(RepOut):
     reassigned: list[str] = Field(description="Lead ids whose running SLA moved to another rep because of this change.")
+
+
+class ReassignRequest(BaseModel):
+    """A manager hands a routed lead to a named rep."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rep_id: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,100}$")
+    reason: str = Field(default="", max_length=500)
+
+
+class Reassigned(BaseModel):
+    lead_id: str
+    decision_id: str
+    rep_id: str

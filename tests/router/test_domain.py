@@ -157,6 +157,7 @@ def lead(
         previous_stage=previous_stage,
         reasons=[],
         trigger=trigger,
+        new_events=[trigger],
         model_version="test",
         scored_at=NOW,
     )
@@ -638,3 +639,10 @@ def test_reminders_fall_at_half_and_nine_tenths_of_the_window() -> None:
         NOW + timedelta(hours=12),
         NOW + timedelta(hours=21, minutes=36),
     ]
+
+
+def test_a_decay_reevaluation_naming_an_old_demo_request_is_not_a_new_rank_a_action() -> None:
+    # Given a re-evaluation update: no event applied, the trigger is the lead's latest (old) demo request
+    reevaluated = rank_a_lead().model_copy(update={"new_events": []})
+    # Then it starts no rank-A SLA
+    assert routing_trigger(reevaluated, make_config()) is None

@@ -8,8 +8,13 @@ from shared.normalize import clean_text
 
 
 def is_rank_a_action(scored: LeadScored, config: RoutingConfig) -> bool:
-    """True when the event that produced this score is one of the configured rank-A actions."""
-    return scored.trigger.kind in config.triggers.rank_a_kinds
+    """True when the event that produced this score is one of the configured rank-A actions.
+
+    Only an event applied in this very update counts: a decay re-evaluation or a rescore applies none
+    (``new_events`` is empty) and names the lead's latest event as trigger, which may be an old demo request.
+    """
+    applied = {event.event_id for event in scored.new_events}
+    return scored.trigger.kind in config.triggers.rank_a_kinds and scored.trigger.event_id in applied
 
 
 def routing_trigger(scored: LeadScored, config: RoutingConfig) -> SlaKind | None:
