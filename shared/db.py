@@ -22,8 +22,11 @@ def service_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema)
 
 
-def create_engine(url: str, pool_size: int = 5) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+def create_engine(url: str, pool_size: int = 5, pool_timeout_s: float = 5.0) -> AsyncEngine:
+    """An engine whose pool gives up after ``pool_timeout_s``: a request should get a quick 503, not hang 30 s."""
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=pool_timeout_s
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -21,6 +21,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from shared.events import CloudEvent, CloudEventType, DeadLetter, Topics
 from shared.logging import log_fields
@@ -32,6 +33,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     KafkaError,
     OperationalError,
     InterfaceError,
+    PoolTimeoutError,  # every pooled connection busy: the database is overloaded, not the record bad
     ConnectionError,
     OSError,
     asyncio.TimeoutError,

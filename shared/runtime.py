@@ -89,7 +89,7 @@ async def service_runtime(
 ) -> AsyncIterator[Runtime]:
     """Open the service's resources, register readiness checks, and close them in reverse order."""
     configure_logging(service, settings.log_level)
-    engine = create_engine(settings.database_url, settings.db_pool_size)
+    engine = create_engine(settings.database_url, settings.db_pool_size, settings.db_pool_timeout_s)
     try:
         if settings.migrate_on_start:
             await migrate(engine, migrations, schema)

@@ -24,6 +24,7 @@ class BaseServiceSettings(BaseSettings):
     leadflow_config_dir: Path = Field(default=REPO_ROOT / "config")
     # Database pool: small by default, services are I/O bound and share one 2-core box in development.
     db_pool_size: int = 5
+    db_pool_timeout_s: float = 5.0
     migrate_on_start: bool = True
     # How often consumer services publish their consumer-group lag (end offset − committed) as a metric.
     lag_interval_s: float = 15.0

@@ -67,7 +67,7 @@ async def connect_forever(publisher: EventPublisher, settings: IngestSettings) -
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     configure_logging(SERVICE, settings.log_level)
-    engine = create_engine(settings.database_url, settings.db_pool_size)
+    engine = create_engine(settings.database_url, settings.db_pool_size, settings.db_pool_timeout_s)
     try:
         if settings.migrate_on_start:
             await migrate(engine, MIGRATIONS, SCHEMA)

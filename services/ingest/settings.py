@@ -40,8 +40,8 @@ class IngestSettings(BaseServiceSettings):
     form_honeypot_field: str = "website_url"
     trust_forwarded_for: bool = False  # set when a proxy in front of ingest sets X-Forwarded-For
     # Token buckets, per instance: a burst, then a steady rate. Per API key / webhook source, and per IP for forms.
-    rate_limit_per_source_per_s: float = 50.0
-    rate_limit_source_burst: int = 200
+    rate_limit_per_source_per_s: float = 1000.0
+    rate_limit_source_burst: int = 2000
     rate_limit_per_ip_per_s: float = 0.2
     rate_limit_ip_burst: int = 5
     rate_limit_max_buckets: int = 100_000

@@ -69,3 +69,9 @@ def test_a_deadlock_is_retried_not_dead_lettered() -> None:
 
 def test_a_constraint_violation_is_not_retried() -> None:
     assert not is_transient(DBAPIError("INSERT …", {}, _DriverError("unique violation", "23505")))
+
+
+def test_an_exhausted_connection_pool_is_transient() -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+    assert is_transient(PoolTimeoutError("QueuePool limit of size 5 overflow 5 reached"))

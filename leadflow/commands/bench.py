@@ -1,0 +1,63 @@
+"""`leadflow bench`: throughput and latency on this machine, next to the raw Kafka limit (never part of make test)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from bench.plan import FULL, QUICK
+    from bench.runner import execute
+
+    plan = (QUICK if args.quick else FULL).with_overrides(
+        drain_events=args.events,
+        drain_leads=args.leads,
+        repeats=args.repeats,
+        slot=args.slot,
+        generators=args.generators,
+        alert_rate=args.alert_rate,
+        alert_seconds=args.alert_seconds,
+        ingest_step_seconds=args.step_seconds,
+        ingest_rates=tuple(args.rates) if args.rates else None,
+        fresh=False if args.reuse else None,
+        keep_stack=True if args.keep_stack else None,
+    )
+    execute(plan, argv=sys.argv[1:])
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
+
+
+def register(sub: Any) -> None:
+    """Add `leadflow bench` to the ``leadflow`` parser."""
+    bench = sub.add_parser(
+        "bench",
+        help="measure ingest, drain rates, lead-to-alert latency, RSS and CPU against the raw Kafka limit",
+        description="Runs on its own stack (test slot 8 unless --slot) and writes bench/results/<timestamp>.json.",
+    )
+    bench.add_argument("--quick", action="store_true", help="about a minute of measuring: before/after a change")
+    bench.add_argument("--events", type=_positive_int, help="events pre-filled for the drains (full: 1,000,000)")
+    bench.add_argument("--leads", type=_positive_int, help="leads those events are spread over (full: 100,000)")
+    bench.add_argument("--repeats", type=_positive_int, help="runs of each figure; the median is reported (full: 3)")
+    bench.add_argument("--slot", type=int, choices=range(10), metavar="0-9", help="stack slot (default 8)")
+    bench.add_argument("--generators", type=_positive_int, help="load generator processes (default 2)")
+    bench.add_argument("--rates", type=_positive_int, nargs="+", help="offered ingest rates to step through")
+    bench.add_argument("--step-seconds", type=_positive_float, help="seconds per offered ingest rate")
+    bench.add_argument("--alert-rate", type=_positive_int, help="events/s for lead-to-alert latency (full: 1000)")
+    bench.add_argument("--alert-seconds", type=_positive_float, help="seconds of lead-to-alert load (full: 60)")
+    bench.add_argument("--reuse", action="store_true", help="keep the slot's data instead of starting empty")
+    bench.add_argument("--keep-stack", action="store_true", help="leave the bench stack running afterwards")
+    bench.set_defaults(func=_bench)
