@@ -6,12 +6,33 @@ stay in order on one partition. ``data`` is one of the payload models below.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_PLAUSIBLE = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def is_plausible_time(at: datetime, now: datetime | None = None, max_ahead: timedelta = timedelta(days=1)) -> bool:
+    """Within 2000–2100 and, given ``now``, at most ``max_ahead`` in the future (clock skew between sources)."""
+    if at.tzinfo is None or not EARLIEST_PLAUSIBLE <= at < LATEST_PLAUSIBLE:
+        return False
+    return now is None or at <= now + max_ahead
+
+
+def _plausible(at: datetime) -> datetime:
+    if not is_plausible_time(at):
+        raise ValueError("not a plausible time: expected an aware time between 2000 and 2100")
+    return at
+
+
+# Times on the wire: a record claiming the year 9999 is poison, refused when decoded (and so dead-lettered at the
+# first consumer) rather than overflowing date arithmetic three services later.
+PlausibleTime = Annotated[datetime, AfterValidator(_plausible)]
 
 
 class Topics:
@@ -163,8 +184,8 @@ class LeadEvent(_Model):
     lead_id: str
     channel: Channel
     kind: EventKind
-    occurred_at: datetime
-    received_at: datetime
+    occurred_at: PlausibleTime
+    received_at: PlausibleTime
     source: str = Field(description="Which adapter produced it, e.g. 'api:form', 'mautic'.")
     person: Person | None = Field(default=None, description="Absent for feedback naming only lead_id.")
     details: dict[str, Any] = Field(default_factory=dict)
@@ -210,7 +231,7 @@ class LeadScored(_Model):
     )
     recent_activity: list[Activity] = Field(default_factory=list)
     model_version: str
-    scored_at: datetime
+    scored_at: PlausibleTime
 
 
 class RepRef(_Model):
@@ -253,10 +274,10 @@ class RoutingDecision(_Model):
     rule: str
     reason: str = Field(description="One line a rep can read: why this lead, why you.")
     sla_kind: SlaKind
-    sla_due_at: datetime
+    sla_due_at: PlausibleTime
     lead: LeadScored
     trace: dict[str, Any] = Field(default_factory=dict)
-    decided_at: datetime
+    decided_at: PlausibleTime
 
 
 class SlaEventKind(StrEnum):
@@ -276,8 +297,8 @@ class SlaEvent(_Model):
     decision_id: str
     lead_id: str
     sla_kind: SlaKind
-    due_at: datetime
-    fired_at: datetime
+    due_at: PlausibleTime
+    fired_at: PlausibleTime
     reminder_fraction: float | None = None
     late_by_seconds: float | None = None
     owner: RepRef | None

@@ -79,13 +79,19 @@ FREE_MAIL_DEFAULT = frozenset(
 )
 
 
+# Embedding, override and isolate controls can make "moc.evil" read as "live.com" in a rep's alert; joiners
+# (U+200D, used by emoji sequences) are kept.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
 def clean_text(value: str | None) -> str | None:
     """NFKC, collapse internal whitespace, strip; empty becomes None."""
     if value is None:
         return None
     text = unicodedata.normalize("NFKC", value)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
-    text = " ".join(text.split())
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc" and ch not in _BIDI_CONTROLS)
+    # NFKC last as well: removing a control or a space can leave a letter next to its combining mark.
+    text = unicodedata.normalize("NFKC", " ".join(text.split()))
     return text or None
 
 
@@ -127,7 +133,7 @@ def company_key(
             if key.endswith(" " + form) or key.endswith("," + form) or (key.endswith(form) and not form.isascii()):
                 key = key[: -len(form)].strip(" ,")
                 changed = True
-    key = _SEPARATORS.sub("", key)
+    key = unicodedata.normalize("NFKC", _SEPARATORS.sub("", key))
     return f"name:{key}" if key else None
 
 

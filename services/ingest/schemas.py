@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+import unicodedata
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.events import is_plausible_time
 from shared.normalize import normalize_email
 
 _EMAIL_SHAPE = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
@@ -15,7 +17,8 @@ _EMAIL_SHAPE = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 
 def _valid_email(value: str) -> str:
     normalized = normalize_email(value)
-    if not _EMAIL_SHAPE.match(normalized):
+    # A NUL or other control character would pass the shape check and then fail every database downstream.
+    if not _EMAIL_SHAPE.match(normalized) or any(unicodedata.category(ch) in ("Cc", "Cf") for ch in normalized):
         raise ValueError("not an email address")
     return normalized
 
@@ -38,8 +41,12 @@ class _Body(BaseModel):
     @field_validator("occurred_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("occurred_at needs a time zone offset, e.g. 2026-11-23T10:00:00+09:00")
+        if not is_plausible_time(value, datetime.now(UTC)):
+            raise ValueError("occurred_at is not a plausible time (before 2000, or more than a day ahead)")
         return value
 
 

@@ -195,7 +195,13 @@ class NotifierHandler:
     async def apply(self, items: Sequence[Decoded[Incoming]]) -> list[OutgoingMessage]:
         """Record what the batch owes, send what is unsent, and return the dead letters to publish."""
         now = self.clock()
-        owed = [(record, o) for record, cloud in items for o in self.owed(cloud, now)]
+        # One delivery per key: Kafka may hand the same decision twice in one batch (a producer retry, an outbox
+        # relay racing a flush), and both copies would otherwise be sent concurrently before either is marked.
+        by_key: dict[str, tuple[Record, Owed]] = {}
+        for record, cloud in items:
+            for o in self.owed(cloud, now):
+                by_key.setdefault(o.key, (record, o))
+        owed = list(by_key.values())
         if items:
             bind_correlation(items[-1][0])
         if not owed:

@@ -178,6 +178,20 @@ async def test_a_decision_is_sent_once_on_slack_and_by_email_and_a_redelivery_se
     assert await statuses(sessions, decision.lead_id, decision.decision_id) == {"slack": "sent", "email": "sent"}
 
 
+async def test_the_same_decision_twice_in_one_batch_is_sent_once(
+    sessions: async_sessionmaker[AsyncSession], slack_http: httpx.AsyncClient, slack_state: SlackState,
+    smtp: tuple[int, MailSink],
+) -> None:  # fmt: skip
+    # Given one decision delivered twice in the same batch (a producer retry after a router crash did this)
+    decision = fresh_decision()
+    notifier = handler(sessions, slack_http, smtp[0])
+    # When the batch is applied
+    await notifier.apply([decision_item(decision), decision_item(decision)])
+    # Then the rep still gets one Slack message and one email
+    assert len(slack_for(slack_state, decision.decision_id)) == 1
+    assert len(mails_for(smtp[1], decision.decision_id)) == 1
+
+
 async def test_a_crash_between_record_and_send_loses_nothing(
     sessions: async_sessionmaker[AsyncSession], slack_http: httpx.AsyncClient, slack_state: SlackState,
     smtp: tuple[int, MailSink],

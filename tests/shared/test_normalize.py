@@ -107,3 +107,19 @@ def test_company_keys_are_stable_under_renormalization_and_never_raise(name: str
 def test_phone_and_title_normalizers_never_raise(text: str) -> None:
     normalize_phone(text)
     assert seniority_for(text) in {"decision_maker", "manager", "staff", "unknown"}
+
+
+def test_bidi_override_characters_are_removed_from_names() -> None:
+    assert clean_text("\u202eEve Smith") == "Eve Smith"
+
+
+def test_emoji_joiners_are_kept() -> None:
+    assert clean_text("👩\u200d💻 Ann") == "👩\u200d💻 Ann"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_company_keys_do_not_change_on_a_second_pass(name: str) -> None:
+    key = company_key(name)
+    if key is not None:
+        assert company_key(key.removeprefix("name:")) in (key, None)
