@@ -40,14 +40,14 @@ demo: setup ## Run the pipeline on ~200 sample leads and print who was routed to
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	@echo "▸ ruff"
-	@$(BIN)/ruff check shared services leadflow bench tests
-	@$(BIN)/ruff format --check --quiet shared services leadflow bench tests
+	@$(BIN)/ruff check shared services leadflow bench chaos tests
+	@$(BIN)/ruff format --check --quiet shared services leadflow bench chaos tests
 	@echo "▸ mypy"
 	@$(BIN)/mypy
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
-	@$(BIN)/ruff check --fix --quiet shared services leadflow bench tests || true
-	@$(BIN)/ruff format --quiet shared services leadflow bench tests
+	@$(BIN)/ruff check --fix --quiet shared services leadflow bench chaos tests || true
+	@$(BIN)/ruff format --quiet shared services leadflow bench chaos tests
 
 unit: $(STAMP) ## Only the tests that need no running stack
 	@$(BIN)/pytest -m "not integration"
