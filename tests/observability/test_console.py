@@ -134,3 +134,17 @@ def test_templates_escape_a_script_in_a_name() -> None:
     assert "<img" not in html
     assert "<b>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+async def test_the_front_page_keeps_a_sign_in_token_through_its_redirect() -> None:
+    import httpx
+    from fastapi import FastAPI
+
+    from services.router.console import router as console_router
+
+    app = FastAPI()
+    app.include_router(console_router)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console.test") as client:
+        response = await client.get("/console/?token=abc")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/queue?token=abc"

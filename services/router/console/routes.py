@@ -157,9 +157,10 @@ def _base(request: Request, session: Session, **context: Any) -> dict[str, Any]:
 
 @router.get("")
 @router.get("/")
-async def console_home() -> Response:
-    """The queue is the console's front page."""
-    return RedirectResponse("/console/queue", status_code=303)
+async def console_home(request: Request) -> Response:
+    """The queue is the console's front page (a ?token= link keeps its token through the redirect)."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/console/queue{query}", status_code=303)
 
 
 @router.get("/static/{name}")
