@@ -7,10 +7,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up down status reset demo test lint format unit bench chaos clean
+.PHONY: help setup up down status reset demo test lint format unit bench bench-quick chaos clean
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@echo "▸ Creating $(VENV) and installing LeadFlow with pinned dependencies…"
@@ -58,6 +58,9 @@ test: setup lint ## Lint, then every test against a real Kafka + PostgreSQL test
 
 bench: setup ## Measure throughput and latency on this machine (never part of make test); BENCH_ARGS=--quick
 	@$(BIN)/leadflow bench $(BENCH_ARGS)
+
+bench-quick: setup ## A one-to-two-minute bench to run before and after a change
+	@$(BIN)/leadflow bench --quick $(BENCH_ARGS)
 
 chaos: setup ## Faults under load (kill -9, broker and database restarts, Slack/SMTP outages) with counted results
 	@$(BIN)/leadflow chaos $(CHAOS_ARGS)
