@@ -34,7 +34,7 @@ from services.notifier.domain import (
     render_email_assignment,
     render_slack_assignment,
 )
-from services.notifier.senders import Mailer, PermanentSendError, SlackClient
+from services.notifier.senders import Mailer, PermanentSendError, SlackClient, failure_reason
 from services.notifier.sla_alerts import (
     render_email_escalation,
     render_email_reminder,
@@ -55,7 +55,7 @@ from shared.events import (
 )
 from shared.kafka import OutgoingMessage, PoisonRecord, dead_letter_message
 from shared.logging import log_fields
-from shared.metrics import DEAD_LETTERS
+from shared.metrics import DEAD_LETTERS, NOTIFICATION_FAILURES
 from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -278,6 +278,7 @@ class NotifierHandler:
         """Mark the message failed and dead-letter its record, in one transaction with the outbox."""
         metrics.SENT.labels(owed.medium, "failed").inc()
         metrics.PERMANENT_FAILURES.labels(owed.medium, owed.kind).inc()
+        NOTIFICATION_FAILURES.labels(owed.medium, failure_reason(error)).inc()
         DEAD_LETTERS.labels(SERVICE, record.topic).inc()
         log.error(
             "notification refused for good, dead-lettered",

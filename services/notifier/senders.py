@@ -350,3 +350,11 @@ class Mailer:
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise TransientSendError(f"SMTP: {type(exc).__name__}") from exc
         return str(mime["Message-ID"])
+
+
+def failure_reason(error: str) -> str:
+    """A bounded metric label for a refusal: Slack's own error code when it is one we know, else its class."""
+    code = error.split(":", 1)[0].strip()
+    if code in PERMANENT_SLACK_ERRORS:
+        return code
+    return "smtp_refused" if "recipient" in error.lower() else "other"

@@ -216,3 +216,11 @@ def test_a_quiet_channel_earns_its_burst_back() -> None:
     clock.now += 2.0
     # Then it may burst again
     assert [pacer.reserve("U1"), pacer.reserve("U1")] == [0.0, 0.0]
+
+
+def test_failure_reasons_are_a_bounded_set_of_labels() -> None:
+    from services.notifier.senders import failure_reason
+
+    assert failure_reason("channel_not_found") == "channel_not_found"
+    assert failure_reason("recipient refused: recipient") == "smtp_refused"
+    assert failure_reason("something nobody has seen, with an id 12345") == "other"

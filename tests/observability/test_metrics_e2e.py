@@ -64,6 +64,8 @@ async def test_each_service_exposes_its_pipeline_and_business_metrics_after_an_e
             {k: v for k, v in s.items() if k != "le"} for s in samples["leadflow_consumer_batch_seconds_bucket"]
         ]
         assert any(s["topic"] == topic for s in samples["leadflow_consumer_batch_size_count"])
+        # And how old each record was when its batch committed (Kafka timestamp → commit)
+        assert {"service": service, "topic": topic} in samples["leadflow_consumer_event_age_seconds_count"]
     # And the business side: stage transitions to MQL, routing decisions, notifications, lead-to-alert latency
     assert any(s["to_stage"] == "mql" for s in scoring["leadflow_stage_transitions_total"])
     assert any(s["kind"] == "assigned" for s in router["leadflow_routing_decisions_total"])
