@@ -50,6 +50,7 @@ from shared.events import (
     RoutingDecision,
     SlaEvent,
     SlaEventKind,
+    SlaKind,
     Topics,
     decode,
 )
@@ -123,6 +124,12 @@ def owed_for_decision(
         key = idempotency_key(decision.decision_id, f"{what}:{medium}")
         return Owed(key, decision.decision_id, decision.lead_id, what, medium, message, received)
 
+    if decision.sla_kind is SlaKind.SEMINAR_FOLLOW_UP:
+        # The lead keeps its owner: the action is the attendee's thank-you (replies go to the owner), not a
+        # second "a lead was assigned to you" alert.
+        if wants_thank_you(decision):
+            return [owe("email", render_thank_you(decision, material_url=material_url), "thank_you")]
+        return []
     owed: list[Owed] = []
     try:
         owed.append(owe("slack", render_slack_assignment(decision, now=now, console_url=console_url)))

@@ -225,6 +225,12 @@ class AccountMatch(_Config):
     enabled: bool = True
 
 
+class SeminarFollowUp(_Config):
+    """A webinar attendee gets a thank-you with material, sent for the lead's owner (see docs/routing.md)."""
+
+    enabled: bool = True
+
+
 class Triggers(_Config):
     on_mql: bool = True
     rank_a_kinds: list[EventKind] = Field(min_length=1)
@@ -272,6 +278,7 @@ class RoutingConfig(_Config):
     rules: list[Rule] = Field(min_length=1, description="First match wins; the last must be a catch-all.")
     fallback_queue: FallbackQueue
     account_match: AccountMatch = Field(default_factory=AccountMatch)
+    seminar_follow_up: SeminarFollowUp = Field(default_factory=SeminarFollowUp)
     triggers: Triggers
     sla: Sla
 

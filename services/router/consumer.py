@@ -1,5 +1,7 @@
 """Kafka adapter: lead-scored records in → projection kept, owner chosen when due, sales feedback applied
-(contact stops the SLA clock, a rejection reassigns) → routing decisions out."""
+(contact stops the first-contact clock, a meeting the SQL first-proposal clock, a rejection reassigns), the
+SQL clock started when a routed lead becomes SQL, a seminar follow-up per webinar attendance → routing
+decisions out."""
 
 from __future__ import annotations
 
@@ -13,11 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.router import metrics, repository
 from services.router.config import RepOverride, RoutingConfig
-from services.router.decisions import ReassignCause, decide, reassign
-from services.router.domain import Feedback, read_feedback, rejecting_rep, routing_trigger
+from services.router.decisions import ReassignCause, decide, reassign, seminar_follow_ups, start_later_clock
+from services.router.domain import (
+    Feedback,
+    became_sql,
+    meets_clock,
+    read_feedback,
+    rejecting_rep,
+    routing_trigger,
+)
 from shared.consumer import Decoded, Record, bind_correlation, header
 from shared.db import unit_of_work
-from shared.events import CloudEvent, CloudEventType, LeadScored, decode
+from shared.events import CloudEvent, CloudEventType, EventKind, LeadScored, SlaKind, decode
 from shared.kafka import OutgoingMessage, PoisonRecord
 from shared.logging import log_fields
 from shared.outbox import Outbox
@@ -95,38 +104,44 @@ class RouterHandler:
         feedback = read_feedback(scored.new_events)
         if feedback.contacts and feedback.first_contact_at is not None:
             await repository.record_contacts(session, scored.lead_id, feedback.contacts, feedback.first_contact_at)
+        messages: list[OutgoingMessage] = []
         if existing is not None and existing.routed:
             # One owner at a time: a routed lead changes hands only through feedback, the SLA clock or a rep leaving.
-            return await self._apply_feedback(session, existing, feedback, config, overrides, now)
-        sla_kind = routing_trigger(scored, config)
-        if sla_kind is None:
-            return []
-        message = await decide(
-            session,
-            scored,
-            config,
-            overrides,
-            decision_id=decision_id_for(cloud.id),
-            sla_kind=sla_kind,
-            now=now,
-            correlation_id=correlation_id,
-        )
-        return [message]
+            messages += await self._apply_feedback(session, existing, scored, feedback, config, overrides, now)
+        elif (sla_kind := routing_trigger(scored, config)) is not None:
+            messages.append(
+                await decide(
+                    session,
+                    scored,
+                    config,
+                    overrides,
+                    decision_id=decision_id_for(cloud.id),
+                    sla_kind=sla_kind,
+                    now=now,
+                    correlation_id=correlation_id,
+                )
+            )
+        if any(e.kind is EventKind.WEBINAR_ATTENDED for e in scored.new_events):
+            # After routing and feedback: the follow-up goes to whoever owns the lead once this update applied.
+            lead = await repository.lead_row(session, scored.lead_id)
+            messages += seminar_follow_ups(scored, lead, config, now=now, correlation_id=correlation_id)
+        return messages
 
     async def _apply_feedback(
         self,
         session: AsyncSession,
         lead: Any,
+        scored: LeadScored,
         feedback: Feedback,
         config: RoutingConfig,
         overrides: Mapping[str, RepOverride],
         now: datetime,
     ) -> list[OutgoingMessage]:
-        if feedback.contacts and lead.sla_status == "open" and lead.decision_id is not None:
-            await repository.stop_timers(session, lead.decision_id, "stopped")
-            await repository.set_owner(session, lead.lead_id, {"sla_status": "met"})
-            metrics.SLA_STOPPED.labels(lead.sla_kind or "unknown").inc()
-            log.info("first contact: SLA clock stopped", extra=log_fields(lead_id=lead.lead_id))
+        if lead.sla_status == "open" and lead.decision_id is not None and lead.sla_kind:
+            await self._stop_if_met(session, lead.lead_id, lead.decision_id, SlaKind(lead.sla_kind), feedback)
+        if became_sql(scored) and await start_later_clock(session, lead, scored, SlaKind.SQL, config, now=now):
+            # The proposal meeting may arrive in the very update that qualified the lead.
+            await self._stop_if_met(session, lead.lead_id, lead.decision_id, SlaKind.SQL, feedback)
         rejected_by = [rejecting_rep(r, lead.owner_rep_id, config) for r in feedback.rejections]
         rejected_by_ids = [rep for rep in rejected_by if rep is not None]
         if not rejected_by_ids:
@@ -147,3 +162,14 @@ class RouterHandler:
             detail=reasons,
         )
         return [message] if message is not None else []
+
+    async def _stop_if_met(
+        self, session: AsyncSession, lead_id: str, decision_id: str, sla_kind: SlaKind, feedback: Feedback
+    ) -> None:
+        """Stop the running clock when this update's feedback meets it: a contact, or for SQL a meeting."""
+        if not meets_clock(feedback, sla_kind):
+            return
+        await repository.stop_timers(session, decision_id, "stopped")
+        await repository.set_owner(session, lead_id, {"sla_status": "met"})
+        metrics.SLA_STOPPED.labels(sla_kind.value).inc()
+        log.info("SLA met: clock stopped", extra=log_fields(lead_id=lead_id, sla_kind=sla_kind.value))

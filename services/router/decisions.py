@@ -1,6 +1,9 @@
 """Writing a routing decision: choose the owner, store the decision with its trace and input, start its SLA
 clock, and return the RoutingDecision to publish. Shared by the consumer (new leads, rejections), the SLA
 clock (breaches) and the reps API (a rep leaving), so every path decides and records the same way.
+
+Also the clocks and follow-ups that keep the owner: the SQL first-proposal clock started on the current
+decision, and the seminar follow-up decision (published for the notifier, never changing owner or rotation).
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from services.router.config import Rep, RepOverride, RoutingConfig
 from services.router.domain import (
     Assignment,
     assign,
+    attendances,
     check_rep,
     effective_rep,
     match_rule,
     reassignment_id_for,
+    seminar_follow_up,
     sla_due_at,
     sla_timers,
     to_rep_ref,
@@ -170,6 +175,70 @@ async def decide(
     return decision_message(decision, correlation_id)
 
 
+async def start_later_clock(
+    session: AsyncSession,
+    lead: Any,
+    scored: LeadScored,
+    sla_kind: SlaKind,
+    config: RoutingConfig,
+    *,
+    now: datetime,
+) -> bool:
+    """Start a clock of ``sla_kind`` for the current owner on the lead's current decision (row locked by the
+    caller); False when the lead has no owner or this ownership already ran such a clock.
+
+    It replaces the clock that was running: whatever first-contact alarms are still pending are superseded,
+    since a lead sales has qualified is past first contact. Breach, reminders and reassignment then work as
+    for any decision; the reassignment carries this clock's kind and snapshot.
+    """
+    if lead.decision_id is None or lead.owner_rep_id is None:
+        return False
+    specs = sla_timers(lead.decision_id, sla_kind, now, config, later_clock=True)
+    if await repository.has_timer(session, specs[-1].timer_id):
+        return False  # once per ownership: a lead that leaves SQL and comes back does not restart it
+    due = sla_due_at(sla_kind, now, config)
+    superseded = await repository.stop_timers(session, lead.decision_id, "superseded")
+    await repository.add_timers(
+        session,
+        lead.decision_id,
+        lead.lead_id,
+        specs,
+        later_clock={"sla_kind": sla_kind.value, "due_at": due, "lead": scored.model_dump(mode="json")},
+    )
+    await repository.set_owner(
+        session, lead.lead_id, {"sla_kind": sla_kind.value, "sla_due_at": due, "sla_status": "open"}
+    )
+    log.info(
+        "SLA clock started for the owner",
+        extra=log_fields(
+            lead_id=lead.lead_id, decision_id=lead.decision_id, sla_kind=sla_kind.value, superseded=superseded
+        ),
+    )
+    return True
+
+
+def seminar_follow_ups(
+    scored: LeadScored, lead: Any, config: RoutingConfig, *, now: datetime, correlation_id: str | None
+) -> list[OutgoingMessage]:
+    """One follow-up decision per webinar attendance in this update, for the lead's owner as it is now
+    (``lead`` is its row, or None when it was never routed). Nothing about ownership is written."""
+    if not config.seminar_follow_up.enabled:
+        return []
+    owner = config.rep(lead.owner_rep_id) if lead is not None and lead.owner_rep_id else None
+    team_id = lead.team_id if lead is not None else None
+    messages = []
+    for attendance in attendances(scored.new_events):
+        decision = seminar_follow_up(scored, attendance, config, owner=owner, owner_team_id=team_id, now=now)
+        metrics.DECISIONS.labels(decision.kind.value, decision.sla_kind.value).inc()
+        sent_for = decision.trace["sent_for"]
+        log.info(
+            "seminar follow-up",
+            extra=log_fields(lead_id=scored.lead_id, decision_id=decision.decision_id, sent_for=sent_for),
+        )
+        messages.append(decision_message(decision, correlation_id))
+    return messages
+
+
 def decision_message(decision: RoutingDecision, correlation_id: str | None) -> OutgoingMessage:
     """The RoutingDecision as a CloudEvent on Topics.DECISIONS, id = decision id (consumers dedupe on it)."""
     cloud = CloudEvent[RoutingDecision](
@@ -198,10 +267,13 @@ async def reassign(
     exclude: Sequence[str] = (),
     detail: str | None = None,
     to_rep: Rep | None = None,
+    snapshot: LeadScored | None = None,
 ) -> OutgoingMessage | None:
     """Give a routed lead (its row locked by the caller) to the next eligible rep; None when it cannot be.
 
-    ``exclude`` adds reps who must never get it back (who rejected it, who let its SLA lapse).
+    ``exclude`` adds reps who must never get it back (who rejected it, who let its SLA lapse). The new owner
+    gets a fresh window of the clock the lead is on (the SQL first-proposal clock, once started), decided
+    from ``snapshot`` when given (the breached clock's), else from the replaced decision's input.
     """
     if lead.decision_id is None:
         return None
@@ -232,11 +304,11 @@ async def reassign(
         )
     return await decide(
         session,
-        LeadScored.model_validate(previous.lead),
+        snapshot or LeadScored.model_validate(previous.lead),
         config,
         overrides,
         decision_id=reassignment_id_for(previous.decision_id),
-        sla_kind=SlaKind(previous.sla_kind),
+        sla_kind=SlaKind(lead.sla_kind or previous.sla_kind),
         now=now,
         excluded_rep_ids=frozenset(excluded),
         reassignment={

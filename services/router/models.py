@@ -97,6 +97,10 @@ sla_timers = sa.Table(
     sa.Column("status", sa.Text, nullable=False, server_default="pending"),
     sa.Column("fired_at", sa.DateTime(timezone=True)),
     sa.Column("error", sa.Text),
+    # Set only for a clock started on an existing decision (SQL first proposal); NULL: the decision's own.
+    sa.Column("sla_kind", sa.Text),
+    sa.Column("due_at", sa.DateTime(timezone=True)),
+    sa.Column("lead", JSONB),
 )
 
 outbox = outbox_table(metadata)

@@ -203,10 +203,21 @@ async def save_override(session: AsyncSession, rep_id: str, changes: Mapping[str
 # --- SLA timers ------------------------------------------------------------------------------------
 
 
-async def add_timers(session: AsyncSession, decision_id: str, lead_id: str, specs: Sequence[TimerSpec]) -> None:
-    """Persist a decision's SLA alarms; deterministic ids make a replay a no-op."""
+async def add_timers(
+    session: AsyncSession,
+    decision_id: str,
+    lead_id: str,
+    specs: Sequence[TimerSpec],
+    *,
+    later_clock: Mapping[str, Any] | None = None,
+) -> int:
+    """Persist a decision's SLA alarms; deterministic ids make a replay a no-op. Returns how many were new.
+
+    ``later_clock`` (``sla_kind``, ``due_at``, ``lead``) marks alarms of a clock started on the decision
+    after it was made, which the ticker reads instead of the decision's own kind, deadline and snapshot.
+    """
     if not specs:
-        return
+        return 0
     rows = [
         {
             "timer_id": spec.timer_id,
@@ -215,10 +226,18 @@ async def add_timers(session: AsyncSession, decision_id: str, lead_id: str, spec
             "kind": spec.kind.value,
             "fraction": spec.fraction,
             "fire_at": spec.fire_at,
+            # Left out, not None, for a decision's own clock: a JSONB None would be stored as JSON null.
+            **(later_clock or {}),
         }
         for spec in specs
     ]
-    await session.execute(insert(sla_timers).values(rows).on_conflict_do_nothing(index_elements=["timer_id"]))
+    stmt = (
+        insert(sla_timers)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["timer_id"])
+        .returning(sla_timers.c.timer_id)
+    )
+    return len((await session.execute(stmt)).all())
 
 
 async def stop_timers(session: AsyncSession, decision_id: str, status: str) -> int:
@@ -229,6 +248,12 @@ async def stop_timers(session: AsyncSession, decision_id: str, status: str) -> i
         .values(status=status)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def has_timer(session: AsyncSession, timer_id: str) -> bool:
+    """Whether an alarm with this (deterministic) id was ever stored, whatever became of it."""
+    stmt = sa.select(sa.literal(True)).where(sla_timers.c.timer_id == timer_id)
+    return (await session.execute(stmt)).first() is not None
 
 
 async def claim_due_timers(session: AsyncSession, now: datetime, limit: int) -> list[Any]:
@@ -246,14 +271,16 @@ async def claim_due_timers(session: AsyncSession, now: datetime, limit: int) -> 
             sla_timers.c.fraction,
             sla_timers.c.fire_at,
             leads.c.decision_id.label("current_decision_id"),
+            leads.c.sla_kind.label("current_sla_kind"),
             leads.c.sla_status,
             leads.c.owner_rep_id,
             leads.c.follow_up_attempts,
             leads.c.excluded_rep_ids,
-            decisions.c.lead.label("snapshot"),
+            # A later clock's own kind, deadline and snapshot; otherwise the decision's.
+            sa.func.coalesce(sla_timers.c.lead, decisions.c.lead).label("snapshot"),
             decisions.c.team_id,
-            decisions.c.sla_kind,
-            decisions.c.sla_due_at,
+            sa.func.coalesce(sla_timers.c.sla_kind, decisions.c.sla_kind).label("sla_kind"),
+            sa.func.coalesce(sla_timers.c.due_at, decisions.c.sla_due_at).label("sla_due_at"),
         )
         .join(leads, leads.c.lead_id == sla_timers.c.lead_id)
         .join(decisions, decisions.c.decision_id == sla_timers.c.decision_id)

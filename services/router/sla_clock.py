@@ -60,8 +60,13 @@ class SlaClock:
             fired: list[str] = []
             stale: list[str] = []
             for timer in due:
-                if timer.current_decision_id != timer.decision_id or timer.sla_status != "open":
-                    stale.append(timer.timer_id)  # contact made or the lead moved on after this was claimed
+                if (
+                    timer.current_decision_id != timer.decision_id
+                    or timer.sla_status != "open"
+                    or timer.current_sla_kind != timer.sla_kind
+                ):
+                    # contact made, the lead moved on, or a later clock (SQL) replaced this one
+                    stale.append(timer.timer_id)
                     continue
                 if timer.kind == SlaEventKind.REMINDER.value and now >= timer.sla_due_at:
                     stale.append(timer.timer_id)  # a reminder after the deadline tells nobody anything
@@ -95,7 +100,14 @@ class SlaClock:
         lead = await repository.lead_row(session, timer.lead_id)
         exclude = [timer.owner_rep_id] if timer.owner_rep_id else []
         message = await reassign(
-            session, lead, config, overrides, now=now, cause=ReassignCause.SLA_BREACH, exclude=exclude
+            session,
+            lead,
+            config,
+            overrides,
+            now=now,
+            cause=ReassignCause.SLA_BREACH,
+            exclude=exclude,
+            snapshot=LeadScored.model_validate(timer.snapshot),
         )
         log.warning(
             "SLA breached: escalated and reassigned",

@@ -226,3 +226,27 @@ def test_out_of_office_without_a_timezone_is_refused() -> None:
         "  - id: rep-miller",
     )
     assert "reps.0.out_of_office.0.start" in error_for(text)
+
+
+# --- seminar follow-up switch -------------------------------------------------------------------------------
+
+
+def test_the_seminar_follow_up_is_on_unless_turned_off() -> None:
+    assert parse_routing_config(VALID).seminar_follow_up.enabled is True
+    text = VALID + "seminar_follow_up: {enabled: false}\n"
+    assert parse_routing_config(text).seminar_follow_up.enabled is False
+
+
+def test_the_shipped_routing_yaml_asks_for_seminar_follow_ups() -> None:
+    assert load_routing_config(SHIPPED).seminar_follow_up.enabled is True
+
+
+def test_a_bad_seminar_follow_up_switch_is_refused_with_its_line() -> None:
+    text = VALID + "seminar_follow_up: {enabled: sometimes}\n"
+    message = error_for(text)
+    assert f"line {line_of(text, 'sometimes')}: seminar_follow_up.enabled" in message
+
+
+def test_an_unknown_seminar_follow_up_key_is_refused_with_its_line() -> None:
+    text = VALID + "seminar_follow_up:\n  enabled: true\n  within: 2h\n"
+    assert f"line {line_of(text, 'within: 2h')}: seminar_follow_up.within" in error_for(text)

@@ -1,4 +1,5 @@
-"""The router's pure domain: triggers, rules, eligibility, strategies, account match, fallback, SLA."""
+"""The router's pure domain: triggers, rules, eligibility, strategies, account match, fallback, SLA, the SQL
+first-proposal clock and the seminar follow-up."""
 
 from __future__ import annotations
 
@@ -18,12 +19,19 @@ from services.router.domain import (
     RepOverride,
     RotationState,
     assign,
+    attendances,
+    became_sql,
     loads_by_rep,
     match_rule,
+    meets_clock,
     on_shift,
+    read_feedback,
     reminder_times,
     routing_trigger,
+    seminar_decision_id,
+    seminar_follow_up,
     sla_due_at,
+    sla_timers,
     to_rep_ref,
 )
 from shared.events import (
@@ -34,6 +42,7 @@ from shared.events import (
     LeadScored,
     Person,
     Rank,
+    SlaEventKind,
     SlaKind,
     Stage,
     Temperature,
@@ -646,3 +655,113 @@ def test_a_decay_reevaluation_naming_an_old_demo_request_is_not_a_new_rank_a_act
     reevaluated = rank_a_lead().model_copy(update={"new_events": []})
     # Then it starts no rank-A SLA
     assert routing_trigger(reevaluated, make_config()) is None
+
+
+# --- SQL first-proposal clock ---------------------------------------------------------------------
+
+
+def event(kind: EventKind, event_id: str, at: datetime = NOW, **details: Any) -> LeadEvent:
+    channel = Channel.WEBINAR if kind.value.startswith(("webinar", "consultation")) else Channel.FEEDBACK
+    return LeadEvent(
+        event_id=event_id,
+        lead_id="ld-1",
+        channel=channel,
+        kind=kind,
+        occurred_at=at,
+        received_at=at,
+        source="test",
+        details=details,
+    )
+
+
+@pytest.mark.parametrize(
+    ("previous", "stage", "starts"),
+    [
+        (Stage.SAL, Stage.SQL, True),
+        (Stage.MQL, Stage.SQL, True),
+        (Stage.SQL, Stage.SQL, False),
+        (Stage.SQL, Stage.OPPORTUNITY, False),
+        (Stage.MQL, Stage.TQL, False),
+    ],
+)
+def test_only_the_update_that_makes_a_lead_sql_starts_the_proposal_clock(
+    previous: Stage, stage: Stage, starts: bool
+) -> None:
+    assert became_sql(lead(stage=stage, previous_stage=previous)) is starts
+
+
+def test_a_proposal_clock_on_a_decision_has_ids_of_its_own_and_a_seven_day_deadline() -> None:
+    config = make_config()
+    # Given a decision's own one-hour clock and an SQL clock started on the same decision two days later
+    own = sla_timers("dec-1", SlaKind.RANK_A, NOW, config)
+    later = sla_timers("dec-1", SlaKind.SQL, NOW + timedelta(days=2), config, later_clock=True)
+    # Then none of their ids collide, and the SQL alarms fall at 3.5, 6.3 and 7 days after it started
+    assert not {t.timer_id for t in own} & {t.timer_id for t in later}
+    assert [(t.kind, t.fire_at - NOW - timedelta(days=2)) for t in later] == [
+        (SlaEventKind.REMINDER, timedelta(days=3.5)),
+        (SlaEventKind.REMINDER, timedelta(days=6.3)),
+        (SlaEventKind.BREACH, timedelta(days=7)),
+    ]
+    # And they are the same ids every time (a replay is a no-op)
+    assert later == sla_timers("dec-1", SlaKind.SQL, NOW + timedelta(days=2), config, later_clock=True)
+
+
+def test_a_meeting_meets_the_proposal_clock_and_a_call_does_not() -> None:
+    call = read_feedback([event(EventKind.SALES_CONTACTED, "ev-call")])
+    meeting = read_feedback([event(EventKind.SALES_MEETING, "ev-meet")])
+    assert (meets_clock(call, SlaKind.SQL), meets_clock(meeting, SlaKind.SQL)) == (False, True)
+
+
+@pytest.mark.parametrize("kind", [SlaKind.RANK_A, SlaKind.MQL])
+def test_a_call_still_meets_a_first_contact_clock_and_a_meeting_alone_does_not(kind: SlaKind) -> None:
+    call = read_feedback([event(EventKind.SALES_CONTACTED, "ev-call")])
+    meeting = read_feedback([event(EventKind.SALES_MEETING, "ev-meet")])
+    assert (meets_clock(call, kind), meets_clock(meeting, kind)) == (True, False)
+
+
+# --- seminar follow-up ----------------------------------------------------------------------------
+
+
+def attended(*events: LeadEvent) -> LeadScored:
+    return lead().model_copy(update={"new_events": list(events), "trigger": events[0]})
+
+
+def test_each_webinar_attendance_in_an_update_is_followed_up_once_oldest_first() -> None:
+    first = event(EventKind.WEBINAR_ATTENDED, "ev-b", NOW, webinar="DX Summit")
+    second = event(EventKind.WEBINAR_ATTENDED, "ev-a", NOW + timedelta(minutes=5), webinar="AI Day")
+    noise = event(EventKind.WEBINAR_REGISTERED, "ev-c", NOW)
+    assert [e.event_id for e in attendances([second, noise, first, first])] == ["ev-b", "ev-a"]
+
+
+def test_a_follow_up_decision_id_is_stable_per_lead_and_attendance() -> None:
+    assert seminar_decision_id("ld-1", "ev-1") == seminar_decision_id("ld-1", "ev-1")
+    assert len({seminar_decision_id("ld-1", "ev-1"), seminar_decision_id("ld-1", "ev-2")}) == 2
+    assert seminar_decision_id("ld-1", "ev-1") != seminar_decision_id("ld-2", "ev-1")
+
+
+def test_a_seminar_follow_up_is_for_the_owner_and_due_in_24_hours() -> None:
+    config = make_config()
+    owner = config.rep("ben")
+    attendance = event(EventKind.WEBINAR_ATTENDED, "ev-9", webinar="DX Summit")
+    # Given a lead owned by ben whose update's trigger was something else
+    scored = attended(event(EventKind.WEBINAR_QUESTION, "ev-8"), attendance)
+    # When the follow-up is decided
+    decision = seminar_follow_up(scored, attendance, config, owner=owner, owner_team_id="inside", now=NOW)
+    # Then it is ben's, of SLA kind seminar_follow_up, due a day later, and thanks for that attendance
+    assert decision.owner is not None
+    assert (decision.owner.rep_id, decision.team, decision.sla_kind) == ("ben", "inside", SlaKind.SEMINAR_FOLLOW_UP)
+    assert decision.sla_due_at == NOW + timedelta(hours=24)
+    assert decision.lead.trigger == attendance
+    assert decision.decision_id == seminar_decision_id("ld-1", "ev-9")
+    assert "DX Summit" in decision.reason
+
+
+def test_a_lead_without_an_owner_is_followed_up_for_the_manager_of_the_team_its_rule_selects() -> None:
+    rules = [{"id": "japan", "when": {"country": ["JP"]}, "team": "jp"}, {"id": "default", "team": "inside"}]
+    config = make_config(rules=rules)
+    attendance = event(EventKind.WEBINAR_ATTENDED, "ev-9", webinar="DX Summit")
+    decision = seminar_follow_up(attended(attendance), attendance, config, owner=None, owner_team_id=None, now=NOW)
+    assert decision.owner is not None
+    assert (decision.owner.rep_id, decision.owner.email, decision.team) == ("manager:jp", "manager@example.com", "jp")
+    assert (decision.trace["sent_for"], decision.trace["rule_matched"]) == ("team_manager", "japan")
+    assert decision.kind is DecisionKind.ASSIGNED

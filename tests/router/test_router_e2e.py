@@ -1,5 +1,6 @@
 """The router on the real stack: reps changed at run time, SLA breach escalation and reassignment, rejection
-feedback, fairness across two router instances in one consumer group, and a what-if that changes nothing."""
+feedback, the seminar follow-up's thank-you, fairness across two router instances in one consumer group, and a
+what-if that changes nothing."""
 
 from __future__ import annotations
 
@@ -222,6 +223,43 @@ async def test_a_rep_rejecting_a_lead_passes_it_on_and_a_contact_stops_the_new_c
     final = await eventually(met)
     assert final["follow_ups"]["attempts"] == 1
     assert final["follow_ups"]["target"] == 5
+
+
+# --- seminar follow-up, end to end ----------------------------------------------------------------------
+
+
+async def thank_yous(http: httpx.AsyncClient, standins: str, to: str, seminar: str) -> list[dict[str, Any]]:
+    response = await http.get(f"{standins}/_standin/mail/messages", params={"to": to})
+    response.raise_for_status()
+    return [m for m in response.json()["messages"] if m["subject"] == f"Thank you for joining {seminar}"]
+
+
+async def test_a_routed_lead_attending_a_webinar_is_thanked_once_for_its_owner_who_keeps_it(
+    http: httpx.AsyncClient, stack_urls: StackUrls
+) -> None:
+    router, standins = stack_urls.router, stack_urls.standins
+    # Given a routed lead
+    person = await demo_request(http, stack_urls)
+    lid = lead_id(person)
+    lead = await eventually(lambda: routed(http, router, lid))
+    owner = next(
+        r for r in (await http.get(f"{router}/v1/reps")).json()["reps"] if r["rep_id"] == lead["owner"]["rep_id"]
+    )
+    # When they attend a webinar (the client retries the post), then a second one
+    attended = {**person, "webinar": "DX Summit", "action": "attended", "minutes": 50}
+    for body in (attended, attended, {**attended, "webinar": "AI Day"}):
+        response = await http.post(f"{stack_urls.ingest}/v1/events/webinar", json=body, headers=HEADERS)
+        assert response.status_code == 202
+    # Then the attendee gets one thank-you per seminar, replying to the owner; the second arriving means the
+    # first seminar's records were all handled (one lead's records stay in order), so a double would show
+    second = await eventually(lambda: thank_yous(http, standins, person["email"], "AI Day"))
+    first = await thank_yous(http, standins, person["email"], "DX Summit")
+    assert (len(first), len(second)) == (1, 1)
+    assert first[0]["reply_to"] == owner["email"]
+    # And the lead still has its one owner and one decision
+    after = await eventually(lambda: routed(http, router, lid))
+    assert after["owner"]["rep_id"] == lead["owner"]["rep_id"]
+    assert [d["decision_id"] for d in after["history"]] == [d["decision_id"] for d in lead["history"]]
 
 
 # --- fairness across instances -------------------------------------------------------------------------

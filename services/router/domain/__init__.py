@@ -11,8 +11,9 @@ from services.router.domain.eligibility import (
     loads_by_rep,
     on_shift,
 )
-from services.router.domain.feedback import Feedback, Rejection, read_feedback, rejecting_rep
+from services.router.domain.feedback import Feedback, Rejection, meets_clock, met_by, read_feedback, rejecting_rep
 from services.router.domain.rules import is_rank_a_action, match_rule, routing_trigger, segment_of
+from services.router.domain.seminar import SEMINAR_RULE_ID, attendances, seminar_decision_id, seminar_follow_up
 from services.router.domain.simulation import (
     UNASSIGNED_LABEL,
     SimulationReport,
@@ -22,6 +23,7 @@ from services.router.domain.simulation import (
 )
 from services.router.domain.sla import (
     TimerSpec,
+    became_sql,
     escalation_channel,
     escalation_contact,
     reassignment_id_for,
@@ -34,6 +36,7 @@ from services.router.domain.strategies import RotationState, turn_order
 
 __all__ = [
     "ACCOUNT_MATCH_RULE_ID",
+    "SEMINAR_RULE_ID",
     "UNASSIGNED_LABEL",
     "Assignment",
     "Candidate",
@@ -52,7 +55,9 @@ __all__ = [
     "Strategy",
     "TimerSpec",
     "assign",
+    "attendances",
     "away_reason",
+    "became_sql",
     "check_rep",
     "effective_rep",
     "escalation_channel",
@@ -60,6 +65,8 @@ __all__ = [
     "is_rank_a_action",
     "loads_by_rep",
     "match_rule",
+    "meets_clock",
+    "met_by",
     "on_shift",
     "read_feedback",
     "reassignment_id_for",
@@ -69,6 +76,8 @@ __all__ = [
     "replay",
     "routing_trigger",
     "segment_of",
+    "seminar_decision_id",
+    "seminar_follow_up",
     "sla_due_at",
     "sla_timers",
     "timer_id_for",

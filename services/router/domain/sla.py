@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.router.config import RoutingConfig
-from shared.events import RepRef, SlaEventKind, SlaKind
+from shared.events import LeadScored, RepRef, SlaEventKind, SlaKind, Stage
 
 
 @dataclass(frozen=True)
@@ -31,23 +31,46 @@ def reminder_times(kind: SlaKind, decided_at: datetime, config: RoutingConfig) -
     return [decided_at + window * fraction for fraction in config.sla.reminders_at]
 
 
-def timer_id_for(decision_id: str, kind: SlaEventKind, fraction: float | None = None) -> str:
-    """Deterministic: one decision's reminder at a given fraction (or its breach) is always the same timer."""
+def timer_id_for(
+    decision_id: str, kind: SlaEventKind, fraction: float | None = None, clock: SlaKind | None = None
+) -> str:
+    """Deterministic: one decision's reminder at a given fraction (or its breach) is always the same timer.
+
+    ``clock`` names a later clock started on the same decision (the SQL first-proposal clock), so its
+    alarms never collide with the decision's own first-contact alarms.
+    """
     which = f"{fraction:g}" if fraction is not None else "-"
-    return "sla_" + hashlib.sha256(f"{decision_id}:{kind.value}:{which}".encode()).hexdigest()[:32]
+    owner = decision_id if clock is None else f"{decision_id}/{clock.value}"
+    return "sla_" + hashlib.sha256(f"{owner}:{kind.value}:{which}".encode()).hexdigest()[:32]
 
 
-def sla_timers(decision_id: str, kind: SlaKind, decided_at: datetime, config: RoutingConfig) -> list[TimerSpec]:
-    """Every alarm of one decision's SLA clock: the reminders, earliest first, then the breach."""
+def sla_timers(
+    decision_id: str, kind: SlaKind, decided_at: datetime, config: RoutingConfig, *, later_clock: bool = False
+) -> list[TimerSpec]:
+    """Every alarm of one decision's SLA clock: the reminders, earliest first, then the breach.
+
+    ``later_clock``: a clock of ``kind`` started on an existing decision after it was made (ids of its own).
+    """
     window = config.sla.windows[kind]
+    clock = kind if later_clock else None
     reminders = [
         TimerSpec(
-            timer_id_for(decision_id, SlaEventKind.REMINDER, f), SlaEventKind.REMINDER, f, decided_at + window * f
+            timer_id_for(decision_id, SlaEventKind.REMINDER, f, clock),
+            SlaEventKind.REMINDER,
+            f,
+            decided_at + window * f,
         )
         for f in config.sla.reminders_at
     ]
-    breach = TimerSpec(timer_id_for(decision_id, SlaEventKind.BREACH), SlaEventKind.BREACH, None, decided_at + window)
+    breach = TimerSpec(
+        timer_id_for(decision_id, SlaEventKind.BREACH, None, clock), SlaEventKind.BREACH, None, decided_at + window
+    )
     return [*reminders, breach]
+
+
+def became_sql(scored: LeadScored) -> bool:
+    """True when this update made the lead sales-qualified: the owner's first-proposal clock starts."""
+    return scored.stage == Stage.SQL and scored.previous_stage != Stage.SQL
 
 
 def reassignment_id_for(previous_decision_id: str) -> str:
