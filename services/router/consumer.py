@@ -29,9 +29,19 @@ from shared.db import unit_of_work
 from shared.events import CloudEvent, CloudEventType, EventKind, LeadScored, SlaKind, decode
 from shared.kafka import OutgoingMessage, PoisonRecord
 from shared.logging import log_fields
+from shared.metrics import CONVERSIONS, SLA_OUTCOMES, TIME_TO_FIRST_CONTACT
 from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
+# Clocks that a first contact meets (an SQL's clock waits for the proposal meeting instead).
+_FIRST_CONTACT = frozenset({SlaKind.RANK_A, SlaKind.MQL})
+_OUTCOMES = {
+    EventKind.SALES_ACCEPTED: "accepted",
+    EventKind.SALES_REJECTED: "rejected",
+    EventKind.SALES_MEETING: "meeting",
+    EventKind.SALES_WON: "won",
+    EventKind.SALES_LOST: "lost",
+}
 
 
 def decode_scored(record: Record) -> CloudEvent[LeadScored]:
@@ -137,6 +147,7 @@ class RouterHandler:
         overrides: Mapping[str, RepOverride],
         now: datetime,
     ) -> list[OutgoingMessage]:
+        await self._count_conversions(session, lead, scored)
         if lead.sla_status == "open" and lead.decision_id is not None and lead.sla_kind:
             await self._stop_if_met(session, lead.lead_id, lead.decision_id, SlaKind(lead.sla_kind), feedback)
         if became_sql(scored) and await start_later_clock(session, lead, scored, SlaKind.SQL, config, now=now):
@@ -163,6 +174,17 @@ class RouterHandler:
         )
         return [message] if message is not None else []
 
+    async def _count_conversions(self, session: AsyncSession, lead: Any, scored: LeadScored) -> None:
+        """Sales outcomes by the channel that brought the lead to sales (the trigger of its routing decision)."""
+        outcomes = [_OUTCOMES[e.kind] for e in scored.new_events if e.kind in _OUTCOMES]
+        if not outcomes:
+            return
+        decision = await repository.decision_row(session, lead.decision_id) if lead.decision_id else None
+        trigger = (decision.lead or {}).get("trigger", {}) if decision is not None else {}
+        channel = str(trigger.get("channel") or scored.trigger.channel.value)
+        for outcome in outcomes:
+            CONVERSIONS.labels(channel, outcome).inc()
+
     async def _stop_if_met(
         self, session: AsyncSession, lead_id: str, decision_id: str, sla_kind: SlaKind, feedback: Feedback
     ) -> None:
@@ -172,4 +194,9 @@ class RouterHandler:
         await repository.stop_timers(session, decision_id, "stopped")
         await repository.set_owner(session, lead_id, {"sla_status": "met"})
         metrics.SLA_STOPPED.labels(sla_kind.value).inc()
+        SLA_OUTCOMES.labels(sla_kind.value, "met").inc()
+        decision = await repository.decision_row(session, decision_id)
+        if feedback.first_contact_at is not None and decision is not None and sla_kind in _FIRST_CONTACT:
+            waited = (feedback.first_contact_at - decision.decided_at).total_seconds()
+            TIME_TO_FIRST_CONTACT.labels(sla_kind.value).observe(max(0.0, waited))
         log.info("SLA met: clock stopped", extra=log_fields(lead_id=lead_id, sla_kind=sla_kind.value))

@@ -24,6 +24,7 @@ from shared.db import unit_of_work
 from shared.events import CloudEvent, CloudEventType, LeadScored, SlaEvent, SlaEventKind, SlaKind, Topics
 from shared.kafka import OutgoingMessage, is_transient
 from shared.logging import log_fields
+from shared.metrics import SLA_OUTCOMES
 from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class SlaClock:
         self, session: AsyncSession, timer: Any, config: RoutingConfig, overrides: Any, now: datetime
     ) -> list[OutgoingMessage]:
         await repository.set_owner(session, timer.lead_id, {"sla_status": "breached"})
+        SLA_OUTCOMES.labels(timer.sla_kind, "breached").inc()
         lead = await repository.lead_row(session, timer.lead_id)
         exclude = [timer.owner_rep_id] if timer.owner_rep_id else []
         message = await reassign(

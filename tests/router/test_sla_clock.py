@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 
 from services.router.models import outbox as outbox_table
 from services.router.sla_clock import SlaClock
@@ -83,8 +84,13 @@ async def test_at_the_deadline_the_manager_is_alerted_and_the_lead_reassigned(
     # Given a lead routed at t0 and never contacted
     lead_id, decision = await route_new_lead(router_db, t0)
     first_owner = decision["owner"]["rep_id"]
+    breached_before = _sample("leadflow_sla_outcomes_total", sla_kind="rank_a", outcome="breached")
     # When the clock first ticks after the deadline
     messages = await router_db.sla_clock().tick(t0 + timedelta(hours=1, seconds=5))
+    # Then every breach this tick fired (other tests' leads share the clock) is counted for the SLA dashboard
+    fired = [m for m in messages if m.topic == Topics.SLA and orjson.loads(m.value)["data"]["kind"] == "breach"]
+    assert len(fired) >= 1
+    assert _sample("leadflow_sla_outcomes_total", sla_kind="rank_a", outcome="breached") == breached_before + len(fired)
     # Then a breach escalates to the owner's manager and the fallback channel, naming how late it is
     [breach] = about(messages, lead_id, Topics.SLA)
     assert breach["kind"] == "breach"
@@ -113,8 +119,13 @@ async def test_a_contact_stops_the_clock_and_each_contact_counts_as_a_follow_up(
 ) -> None:
     # Given a routed lead
     lead_id, _ = await route_new_lead(router_db, t0)
+    met_before = _sample("leadflow_sla_outcomes_total", sla_kind="rank_a", outcome="met")
+    waits_before = _sample("leadflow_time_to_first_contact_seconds_count", sla_kind="rank_a")
     # When the rep logs two contacts, the first within the window
     await feedback(router_db, lead_id, t0 + timedelta(minutes=10), EventKind.SALES_CONTACTED)
+    # Then the clock counts as met once, and the ten-minute wait is measured once
+    assert _sample("leadflow_sla_outcomes_total", sla_kind="rank_a", outcome="met") == met_before + 1
+    assert _sample("leadflow_time_to_first_contact_seconds_count", sla_kind="rank_a") == waits_before + 1
     await feedback(router_db, lead_id, t0 + timedelta(days=2), EventKind.SALES_CONTACTED)
     # Then nothing fires at or after the deadline, and two attempts are counted
     messages = await router_db.sla_clock().tick(t0 + timedelta(hours=2))
@@ -187,3 +198,7 @@ async def test_a_redelivered_scored_event_routes_once(router_db: RouterDb, t0: d
     # Then one decision and one set of timers exist
     assert (len(first), second) == (1, [])
     assert await router_db.scalar("SELECT count(*) FROM router.sla_timers WHERE lead_id = :l", l=lead_id) == 3
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
