@@ -88,6 +88,7 @@ exec uvicorn "services.${name}.app:app" \
   --port "${PORT:-${port}}" \
   --no-access-log \
   --timeout-graceful-shutdown "${GRACEFUL_SHUTDOWN_S:-10}" \
+  --loop uvloop --http httptools \
   "$@"
 EOF
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest import metrics, repository
+from services.ingest.coalesce import Coalescer
 from services.ingest.producer import EventPublisher
 from shared.db import unit_of_work
 from shared.events import LeadEvent
@@ -33,25 +34,41 @@ class Intake:
     publisher: EventPublisher
     sessions: async_sessionmaker[AsyncSession]
     window: timedelta
+    # Concurrent requests share one lookup and one insert (see coalesce.py): one transaction for many events.
+    _lookup: Coalescer[tuple[str, datetime], dict[str, datetime]] = field(init=False, repr=False)
+    _remember: Coalescer[tuple[LeadEvent, datetime], None] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._lookup = Coalescer(self._lookup_bulk)
+        self._remember = Coalescer(self._remember_bulk)
+
+    async def _lookup_bulk(self, items: list[tuple[str, datetime]]) -> dict[str, datetime]:
+        async with unit_of_work(self.sessions) as session:
+            return await repository.accepted_since(session, [i for i, _ in items], min(s for _, s in items))
+
+    async def _remember_bulk(self, items: list[tuple[LeadEvent, datetime]]) -> None:
+        async with unit_of_work(self.sessions) as session:
+            await repository.mark_accepted(session, items)
 
     async def accept(self, events: Sequence[LeadEvent], correlation_id: str | None, now: datetime) -> set[str]:
         """Publish the events not accepted before (raises PublishUnavailable); returns the ids that were repeats."""
         unique = list({e.event_id: e for e in events}.values())
         if not unique:
             return set()
+        since = now - self.window
         try:
-            async with unit_of_work(self.sessions) as session:
-                seen = await repository.already_accepted(session, [e.event_id for e in unique], now - self.window)
+            accepted = await self._lookup.submit([(e.event_id, since) for e in unique])
         except Exception as exc:
             if is_transient(exc):
                 raise StoreUnavailable(type(exc).__name__) from exc
             raise
+        # the group's lookup used the earliest window start among its callers: apply this caller's own
+        seen = {e.event_id for e in unique if e.event_id in accepted and accepted[e.event_id] >= since}
         fresh = [e for e in unique if e.event_id not in seen]
         if fresh:
             await self.publisher.publish(fresh, correlation_id)
             try:
-                async with unit_of_work(self.sessions) as session:
-                    await repository.mark_accepted(session, fresh, now)
+                await self._remember.submit([(e, now) for e in fresh])
             except Exception as exc:
                 if not is_transient(exc):
                     raise

@@ -41,21 +41,18 @@ class EventPublisher:
         if self.producer is None:
             raise PublishUnavailable("not connected to Kafka yet")
         cid = correlation_id or uuid.uuid4().hex
+        headers = [("correlation_id", cid.encode()), ("ce_type", CloudEventType.LEAD_EVENT.encode())]
         try:
             futures = []
-            for event in events:
-                cloud = to_cloud_event(event, cid)
-                futures.append(
-                    await asyncio.wait_for(
-                        self.producer.send(
-                            Topics.EVENTS,
-                            cloud.to_bytes(),
-                            key=event.lead_id.encode(),
-                            headers=[("correlation_id", cid.encode()), ("ce_type", cloud.type.encode())],
-                        ),
-                        timeout=self.timeout_s,
+            # One deadline for the enqueueing and one for the acknowledgements, as before, but without a
+            # wait_for (a new task) around every send: that was a large share of a 1,000-event batch's cost.
+            async with asyncio.timeout(self.timeout_s):
+                for event in events:
+                    value = to_cloud_event(event, cid).to_bytes()
+                    futures.append(
+                        await self.producer.send(Topics.EVENTS, value, key=event.lead_id.encode(), headers=headers)
                     )
-                )
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):
+                await asyncio.gather(*futures)
         except Exception as exc:  # KafkaError, timeout: the event is not known to be stored
             raise PublishUnavailable(str(exc) or type(exc).__name__) from exc

@@ -63,29 +63,33 @@ async def record_answer(
     return first or answer
 
 
-async def already_accepted(session: AsyncSession, event_ids: Sequence[str], since: datetime) -> set[str]:
-    """Which of these event ids were accepted (durably published) within the window."""
+async def accepted_since(session: AsyncSession, event_ids: Sequence[str], since: datetime) -> dict[str, datetime]:
+    """When each of these event ids was accepted (durably published), for those accepted since ``since``."""
     if not event_ids:
-        return set()
+        return {}
     result = await session.execute(
-        sa.select(accepted_events.c.event_id).where(
+        sa.select(accepted_events.c.event_id, accepted_events.c.accepted_at).where(
             accepted_events.c.event_id.in_(list(set(event_ids))), accepted_events.c.accepted_at >= since
         )
     )
-    return {row[0] for row in result}
+    return {row[0]: row[1] for row in result}
 
 
-async def mark_accepted(session: AsyncSession, events: Sequence[LeadEvent], now: datetime) -> None:
-    """Remember published event ids, so a repeat within the window publishes nothing."""
-    if not events:
+async def mark_accepted(session: AsyncSession, accepted: Sequence[tuple[LeadEvent, datetime]]) -> None:
+    """Remember published event ids with when they were accepted, so a repeat within the window publishes nothing."""
+    if not accepted:
         return
-    rows = [
-        {"event_id": e.event_id, "lead_id": e.lead_id, "accepted_at": now}
-        for e in {e.event_id: e for e in events}.values()
-    ]
-    stmt = insert(accepted_events).values(rows)
+    latest: dict[str, dict[str, Any]] = {}
+    for event, at in accepted:
+        row = latest.get(event.event_id)
+        if row is None or at > row["accepted_at"]:
+            latest[event.event_id] = {"event_id": event.event_id, "lead_id": event.lead_id, "accepted_at": at}
+    stmt = insert(accepted_events)
+    # executemany form: one cached compiled statement, not a new multi-VALUES statement compiled per batch size
+    # (those filled SQLAlchemy's statement cache and cost CPU and memory on every request)
     await session.execute(
-        stmt.on_conflict_do_update(index_elements=["event_id"], set_={"accepted_at": stmt.excluded.accepted_at})
+        stmt.on_conflict_do_update(index_elements=["event_id"], set_={"accepted_at": stmt.excluded.accepted_at}),
+        list(latest.values()),
     )
 
 

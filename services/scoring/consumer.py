@@ -41,11 +41,13 @@ class ScoringHandler:
         outbox: Outbox,
         model: Callable[[], ScoringModel],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        parsed_events: int = 10_000,  # ~3 KB each: bounded well inside the RSS budget
     ) -> None:
         self.sessions = sessions
         self.outbox = outbox
         self.model = model
         self.clock = clock
+        self.parsed = repository.ParsedEvents(parsed_events)
 
     async def apply(self, items: Sequence[Decoded[CloudEvent[LeadEvent]]]) -> list[OutgoingMessage]:
         if items:
@@ -64,7 +66,9 @@ class ScoringHandler:
                 by_lead[e.lead_id].append(e)
             lead_ids = sorted(by_lead)
             current = await repository.lead_rows(session, lead_ids)
-            history = await repository.events_of(session, lead_ids)
+            for e in fresh:
+                self.parsed.put(e)  # just decoded from the record: no need to parse its stored copy again
+            history = await repository.events_of(session, lead_ids, self.parsed)
             updates: list[LeadUpdate] = []
             for lead_id in lead_ids:
                 row = current.get(lead_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -40,16 +40,50 @@ async def insert_new_events(session: AsyncSession, events: Sequence[LeadEvent]) 
     return {row[0] for row in result}
 
 
-async def events_of(session: AsyncSession, lead_ids: Sequence[str]) -> dict[str, list[LeadEvent]]:
-    """Every stored event of these leads."""
+class ParsedEvents:
+    """Stored events already validated, by event id, least recently used dropped first.
+
+    Why: every batch re-reads the whole history of each lead it touches, and validating those payloads with
+    pydantic again was most of scoring's CPU. A stored event never changes (its id is its identity and
+    ``LeadEvent`` is frozen), so the parsed value can be reused; the database still says which events exist.
+    """
+
+    def __init__(self, max_events: int) -> None:
+        self.max_events = max_events
+        self._events: OrderedDict[str, LeadEvent] = OrderedDict()
+
+    def get(self, event_id: str) -> LeadEvent | None:
+        event = self._events.get(event_id)
+        if event is not None:
+            self._events.move_to_end(event_id)
+        return event
+
+    def put(self, event: LeadEvent) -> None:
+        self._events[event.event_id] = event
+        self._events.move_to_end(event.event_id)
+        while len(self._events) > self.max_events:
+            self._events.popitem(last=False)
+
+
+async def events_of(
+    session: AsyncSession, lead_ids: Sequence[str], parsed: ParsedEvents | None = None
+) -> dict[str, list[LeadEvent]]:
+    """Every stored event of these leads (validated once, then taken from ``parsed`` when given)."""
     if not lead_ids:
         return {}
     result = await session.execute(
-        sa.select(lead_events.c.lead_id, lead_events.c.payload).where(_any(lead_events.c.lead_id, lead_ids))
+        sa.select(lead_events.c.lead_id, lead_events.c.event_id, lead_events.c.payload).where(
+            _any(lead_events.c.lead_id, lead_ids)
+        )
     )
     out: dict[str, list[LeadEvent]] = defaultdict(list)
-    for lead_id, payload in result:
-        out[lead_id].append(LeadEvent.model_validate(payload))
+    for lead_id, event_id, payload in result:
+        event = parsed.get(event_id) if parsed is not None else None
+        if event is None:
+            event = LeadEvent.model_validate(payload)
+            if parsed is not None:
+                parsed.put(event)
+        out[lead_id].append(event)
     return out
 
 

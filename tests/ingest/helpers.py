@@ -14,6 +14,7 @@ from leadflow import stack
 from services.ingest.app import create_app
 from services.ingest.settings import get_settings
 from services.ingest.signatures import hubspot_v3_signature, mautic_signature
+from tests.conftest import eventually
 
 LAYOUT = stack.layout_for_tests()
 API_KEY = dict(LAYOUT.env)["INGEST_API_KEYS"].split(",")[0]
@@ -42,8 +43,15 @@ async def metric(http: httpx.AsyncClient, base: str, name: str) -> float:
 
 
 @asynccontextmanager
-async def ingest_in_process(monkeypatch_env: dict[str, str]) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """A second ingest instance in this process, on the test stack's database, with the given settings."""
+async def ingest_in_process(
+    monkeypatch_env: dict[str, str], *, wait_ready: bool = True
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """A second ingest instance in this process, on the test stack's database, with the given settings.
+
+    It connects to Kafka in the background (ingest must start without it), so unless the test is about Kafka
+    being away, wait for /readyz first: a post before the producer is up is rightly a 503, and a shutdown in
+    the middle of the connect leaves sockets behind.
+    """
     import os
 
     saved = {k: os.environ.get(k) for k in monkeypatch_env}
@@ -61,6 +69,12 @@ async def ingest_in_process(monkeypatch_env: dict[str, str]) -> AsyncIterator[tu
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 40000))
             async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:
+                if wait_ready:
+
+                    async def ready() -> bool:
+                        return (await client.get("/readyz")).status_code == 200
+
+                    await eventually(ready, within=30)
                 yield app, client
     finally:
         for key, value in saved.items():

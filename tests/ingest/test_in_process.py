@@ -34,7 +34,7 @@ async def test_with_kafka_down_a_post_is_503_with_retry_after_and_nothing_is_hal
     # Given an ingest instance whose Kafka cannot be reached
     key = uuid.uuid4().hex
     body = {"email": f"down.{key}@example.com", "form": "demo_request", "event_id": key}
-    async with ingest_in_process({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}) as (_, client):
+    async with ingest_in_process({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}, wait_ready=False) as (_, client):
         # When a form is posted with an Idempotency-Key
         refused = await client.post("/v1/events/form", json=body, headers={**JSON_HEADERS, "Idempotency-Key": key})
     # Then it is refused with Retry-After, and neither the key nor the event id was remembered
