@@ -87,7 +87,7 @@ def run_migrations_online(target_metadata: MetaData) -> None:
     connection: Connection | None = config.attributes.get("connection")
     schema: str = config.attributes.get("schema") or str(target_metadata.schema)
     if connection is None:
-        raise RuntimeError("run migrations through shared.db.migrate (or `leadflow migrate`), not the alembic CLI")
+        raise RuntimeError("run migrations with `leadflow migrate` (or shared.db.migrate), not the alembic CLI")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
