@@ -765,3 +765,14 @@ def test_a_lead_without_an_owner_is_followed_up_for_the_manager_of_the_team_its_
     assert (decision.owner.rep_id, decision.owner.email, decision.team) == ("manager:jp", "manager@example.com", "jp")
     assert (decision.trace["sent_for"], decision.trace["rule_matched"]) == ("team_manager", "japan")
     assert decision.kind is DecisionKind.ASSIGNED
+
+
+def test_a_lead_qualifying_straight_to_sql_is_routed_like_a_new_mql() -> None:
+    # Given a first update that makes a lead SQL at once (score ≥ 80 and all four BANT facts), skipping MQL
+    scored = lead(stage=Stage.SQL, previous_stage=Stage.LEAD)
+    # Then it is routed, with the MQL first-contact window
+    assert routing_trigger(scored, make_config()) is SlaKind.MQL
+
+
+def test_a_lead_moving_on_from_mql_is_not_routed_again() -> None:
+    assert routing_trigger(lead(stage=Stage.SAL, previous_stage=Stage.MQL), make_config()) is None

@@ -6,6 +6,9 @@ from services.router.config import Conditions, RoutingConfig, Rule, Segment, Seg
 from shared.events import LeadScored, SlaKind, Stage
 from shared.normalize import clean_text
 
+_UNQUALIFIED = frozenset({Stage.LEAD, Stage.NURTURE})
+_QUALIFIED = frozenset({Stage.MQL, Stage.TQL, Stage.SAL, Stage.SQL})
+
 
 def is_rank_a_action(scored: LeadScored, config: RoutingConfig) -> bool:
     """True when the event that produced this score is one of the configured rank-A actions.
@@ -21,7 +24,9 @@ def routing_trigger(scored: LeadScored, config: RoutingConfig) -> SlaKind | None
     """The SLA this score starts (a rank-A action, or the lead just became MQL), or None to not route."""
     if is_rank_a_action(scored, config):
         return SlaKind.RANK_A
-    if config.triggers.on_mql and scored.stage == Stage.MQL and scored.previous_stage != Stage.MQL:
+    if config.triggers.on_mql and scored.stage in _QUALIFIED and scored.previous_stage in _UNQUALIFIED:
+        # Qualifying at any stage counts: a lead whose first update makes it SQL (score and all four BANT facts)
+        # skips MQL and must still reach sales.
         return SlaKind.MQL
     return None
 
