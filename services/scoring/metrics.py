@@ -12,3 +12,7 @@ REEVALUATED = Counter(
     "Leads scored again without a new event, by cause (decay, model) and whether a threshold was crossed",
     ["cause", "outcome"],
 )
+UNREADABLE_EVENTS = Counter(
+    "leadflow_scoring_unreadable_events_total",
+    "Stored events that no longer validate (stored under older rules) and were left out of scoring",
+)

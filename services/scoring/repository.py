@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scoring.metrics import UNREADABLE_EVENTS
 from services.scoring.models import jobs, lead_events, leads, stage_history
 from shared.events import EventKind, LeadEvent, Rank, Stage, Temperature
+from shared.logging import log_fields
+
+log = logging.getLogger(__name__)
 
 
 def _any(column: sa.ColumnElement[str], values: Sequence[str]) -> sa.ColumnElement[bool]:
@@ -80,7 +86,17 @@ async def events_of(
     for lead_id, event_id, payload in result:
         event = parsed.get(event_id) if parsed is not None else None
         if event is None:
-            event = LeadEvent.model_validate(payload)
+            try:
+                event = LeadEvent.model_validate(payload)
+            except ValidationError as exc:
+                # Stored under older, looser rules (e.g. a year-9999 time from before times were checked): it
+                # cannot be scored now, and must not stop the lead's newer events from being scored.
+                UNREADABLE_EVENTS.inc()
+                log.warning(
+                    "stored event no longer valid, left out of scoring",
+                    extra=log_fields(lead_id=lead_id, event_id=event_id, error=str(exc.errors()[0]["msg"])[:200]),
+                )
+                continue
             if parsed is not None:
                 parsed.put(event)
         out[lead_id].append(event)
