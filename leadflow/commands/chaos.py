@@ -20,6 +20,10 @@ def _chaos(args: argparse.Namespace) -> int:
     if args.output:
         settings = settings.model_copy(update={"output": Path(args.output)})
     lay = stack.layout_for_tests(args.slot)
+    if not args.reuse_data:
+        # Start from nothing: leads left by an earlier run keep their SLA clocks, breach mid-run, and their
+        # escalations queue ahead of this run's alerts (Slack pacing), which would muddle every count.
+        stack.reset(lay)
     stack.up(lay)
     try:
         report = asyncio.run(run_chaos(lay, settings))
@@ -54,5 +58,8 @@ def register(sub: Any) -> None:
     )  # fmt: skip
     chaos.add_argument("--slot", type=int, default=None, help="test stack slot 0-9 (default: $LEADFLOW_TEST_SLOT or 0)")
     chaos.add_argument("--keep-stack", action="store_true", help="leave the stack running afterwards")
+    chaos.add_argument(
+        "--reuse-data", action="store_true", help="keep the slot's earlier data (default: start from an empty stack)"
+    )
     chaos.add_argument("--output", help="where to write the JSON report (default: .cache/chaos/report.json)")
     chaos.set_defaults(func=_chaos)
