@@ -49,15 +49,16 @@ def create_service_app(
     @app.middleware("http")
     async def record_metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        route = _route_template(request)
         status = 500
         try:
             response = await call_next(request)
             status = response.status_code
             return response
         finally:
-            # FastAPI wraps included routers, so the matched route's template is only known once routing ran.
-            route = str(getattr(request.scope.get("route"), "path", None) or route)
+            # FastAPI wraps included routers, so the matched route's template is only known once routing ran;
+            # the walk over every route is only the fallback for requests no route took (404s, early refusals).
+            matched = getattr(request.scope.get("route"), "path", None)
+            route = str(matched) if matched else _route_template(request)
             HTTP_REQUESTS.labels(service, route, request.method, str(status)).inc()
             HTTP_LATENCY.labels(service, route, request.method).observe(time.perf_counter() - started)
 

@@ -37,11 +37,11 @@ from shared.events import (
     RepRef,
     RoutingDecision,
     ScoreReason,
-    Seniority,
     SlaKind,
     Stage,
     Temperature,
 )
+from tests.notifier import factories
 
 # Tue 24 Nov 2026, 10:05 in Tokyo: the lead asked for a demo two minutes earlier.
 NOW = datetime(2026, 11, 24, 1, 5, tzinfo=UTC)
@@ -49,31 +49,13 @@ CONSOLE = "https://console.leadflow.test"
 
 
 def a_person(**overrides: Any) -> Person:
-    fields: dict[str, Any] = {
-        "email": "jane.doe@acme.example",
-        "email_domain": "acme.example",
-        "name": "Jane Doe",
-        "company": "Acme Robotics",
-        "company_key": "acme robotics",
-        "title": "VP of Operations",
-        "seniority": Seniority.DECISION_MAKER,
-        "industry": "Manufacturing",
-        "employees": 500,
-        "country": "JP",
-    }
-    return Person(**(fields | overrides))
+    # The shared factory, with this module's lead in Japan.
+    return factories.a_person(**({"country": "JP"} | overrides))
 
 
 def a_rep(**overrides: Any) -> RepRef:
-    fields: dict[str, Any] = {
-        "rep_id": "rep-7",
-        "name": "Ken Sato",
-        "email": "ken.sato@seller.example",
-        "slack_id": "U07KENSATO",
-        "timezone": "Asia/Tokyo",
-        "locale": "en",
-    }
-    return RepRef(**(fields | overrides))
+    # The shared factory, without a manager: these messages are the rep's own.
+    return factories.a_rep(**({"manager_slack_id": None, "manager_email": None} | overrides))
 
 
 def a_decision(
