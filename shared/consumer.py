@@ -16,7 +16,7 @@ import orjson
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from pydantic import ValidationError
 
-from shared.kafka import OutgoingMessage, PoisonRecord, dead_letter_message, is_transient, publish_all
+from shared.kafka import OutgoingMessage, PoisonRecord, Publisher, dead_letter_message, is_transient
 from shared.logging import correlation_id, log_fields
 from shared.metrics import DEAD_LETTERS
 from shared.outbox import Outbox
@@ -39,13 +39,13 @@ class BatchProcessor(Generic[P]):
         service: str,
         decode: Callable[[Record], P],
         apply: Callable[[Sequence[Decoded[P]]], Awaitable[list[OutgoingMessage]]],
-        producer: AIOKafkaProducer,
+        producer: Publisher | AIOKafkaProducer,
         outbox: Outbox | None,
     ) -> None:
         self.service = service
         self.decode = decode
         self.apply = apply
-        self.producer = producer
+        self.publisher = Publisher.of(producer)
         self.outbox = outbox
 
     async def __call__(self, records: list[Record]) -> None:
@@ -58,7 +58,7 @@ class BatchProcessor(Generic[P]):
                 dead.append(self._dead(record, f"{type(exc).__name__}: {exc}"))
         published = await self._apply_isolating(good, dead)
         if dead:
-            await publish_all(self.producer, dead)
+            await self.publisher.publish(dead)
         if self.outbox is not None:
             await self.outbox.flush(published)
 

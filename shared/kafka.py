@@ -20,7 +20,19 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaError,
+    KafkaTimeoutError,
+    LeaderNotAvailableError,
+    NotLeaderForPartitionError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    RequestTimedOutError,
+    TopicAlreadyExistsError,
+    UnknownProducerId,
+)
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -74,7 +86,7 @@ class PoisonRecord(ValueError):
 
 def create_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
     """acks=all with idempotence: an acknowledged record is on every in-sync replica, once."""
-    return AIOKafkaProducer(
+    producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
         client_id=client_id,
         acks="all",
@@ -86,6 +98,53 @@ def create_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
         compression_type=None,
         request_timeout_ms=15000,
     )
+    pace_metadata_updates(producer.client)
+    return producer
+
+
+def pace_metadata_updates(client: AIOKafkaClient, first_s: float = 0.1, max_s: float = 1.0) -> None:
+    """Space out a client's metadata refreshes: at least ``first_s`` apart, backing off to ``max_s`` on failures.
+
+    aiokafka's sender and fetcher ask for a refresh in a loop while a partition has no known leader, and a refused
+    connection fails at once, so with the only broker down each client spins: thousands of connection attempts
+    and error lines a second (aio-libs/aiokafka#496), which starved a 2-core machine in the chaos runs. The Java
+    client spaces the same refreshes by retry.backoff.ms (100 ms) up to retry.backoff.max.ms (1 s); so does this.
+    """
+    original = client.force_metadata_update
+    state = {"failures": 0, "next_at": 0.0}
+
+    async def paced() -> bool:
+        loop = asyncio.get_running_loop()
+        wait = state["next_at"] - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        ok = bool(await original())
+        state["failures"] = 0 if ok else state["failures"] + 1
+        backoff = first_s if ok else min(first_s * 2 ** state["failures"], max_s)
+        state["next_at"] = loop.time() + backoff
+        return ok
+
+    def force_metadata_update() -> asyncio.Future[bool]:
+        # Callers both await the result and put it in asyncio.wait(): a task serves both.
+        return asyncio.ensure_future(paced())
+
+    client.force_metadata_update = force_metadata_update
+
+
+# Errors after which an idempotent aiokafka producer is out of step with the broker for good. aiokafka has no
+# epoch bump (the Java client's KIP-360): once a batch expired (the broker was away longer than the request
+# timeout) or the broker forgot the producer id, every later send to that partition fails with
+# OutOfOrderSequenceNumber. Seen in the chaos run: a 30 s broker outage left scoring's outbox stuck for good.
+PRODUCER_RESET_ERRORS: tuple[type[BaseException], ...] = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    ProducerFenced,
+    KafkaTimeoutError,  # a batch expired in the accumulator: its sequence numbers may be spent
+    NotLeaderForPartitionError,  # retried inside aiokafka; surfacing means the batch expired
+    LeaderNotAvailableError,
+    RequestTimedOutError,
+)
 
 
 @dataclass(frozen=True)
@@ -106,6 +165,87 @@ async def publish_all(producer: AIOKafkaProducer, messages: Sequence[OutgoingMes
     ]
     if futures:
         await asyncio.gather(*futures)
+
+
+class Publisher:
+    """A service's producer, replaced by a fresh one (new producer id, sequences from zero) when it broke.
+
+    See PRODUCER_RESET_ERRORS. The failed publish still raises (a transient error): the caller sends again, the
+    consumers drop what arrives twice by record id, so nothing is lost and nothing is applied twice.
+    """
+
+    def __init__(self, factory: Callable[[], AIOKafkaProducer], name: str = "producer") -> None:
+        self._factory = factory
+        self._name = name
+        self._producer = factory()
+        self._started = False
+        self._lock = asyncio.Lock()
+        self.replaced = 0
+
+    @classmethod
+    def connect(cls, bootstrap_servers: str, client_id: str) -> Publisher:
+        """A publisher over ``create_producer`` (acks=all, idempotent)."""
+        return cls(lambda: create_producer(bootstrap_servers, client_id), name=client_id)
+
+    @classmethod
+    def of(cls, producer: AIOKafkaProducer | Publisher) -> Publisher:
+        """A publisher over a producer someone else started and stops (tools, benches); kept as is."""
+        if isinstance(producer, Publisher):
+            return producer
+        publisher = cls(lambda: producer, name=producer.client._client_id)
+        publisher._started = True
+        return publisher
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        """The producer in use now."""
+        return self._producer
+
+    async def start(self) -> None:
+        """Connect (raises while the broker is unreachable; a later publish tries again)."""
+        await self._producer.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        """Flush what is in flight and disconnect."""
+        if self._started:
+            await self._producer.stop()
+            self._started = False
+
+    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Send and wait for every acknowledgement; a broken producer is replaced before the error goes up."""
+        if not messages:
+            return
+        producer = self._producer
+        if not self._started:
+            async with self._lock:
+                if not self._started:
+                    await self._producer.start()
+                    self._started = True
+        try:
+            await publish_all(producer, messages)
+        except PRODUCER_RESET_ERRORS as exc:
+            await self._replace(producer, exc)
+            raise
+
+    async def _replace(self, broken: AIOKafkaProducer, exc: BaseException) -> None:
+        async with self._lock:
+            if self._producer is not broken:
+                return  # a concurrent publish already replaced it
+            _count_infra_error(self._name, "publish", exc)
+            log.warning(
+                "producer replaced after a fatal send error",
+                extra=log_fields(producer=self._name, error=type(exc).__name__),
+            )
+            self._producer = self._factory()
+            self._started = False
+            self.replaced += 1
+            with contextlib.suppress(Exception):
+                # Its pending batches fail; their callers send them again through the new producer.
+                await asyncio.wait_for(broken.stop(), timeout=5)
+            with contextlib.suppress(Exception):
+                await self._producer.start()
+                self._started = True
 
 
 async def ensure_topics(bootstrap_servers: str, partitions: int = 6, replication_factor: int = 1) -> list[str]:
@@ -239,6 +379,7 @@ class ConsumerLoop:
             isolation_level="read_committed",
         )
         consumer.subscribe(list(self.topics), listener=_WaitForBatch(self._lock))
+        pace_metadata_updates(consumer._client)
         self._consumer = consumer
         await consumer.start()
         try:

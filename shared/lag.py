@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.kafka import pace_metadata_updates
 from shared.logging import log_fields
 from shared.metrics import CONSUMER_LAG, CONSUMER_LAG_CHECKS
 
@@ -61,44 +62,56 @@ class LagProbe:
     def __init__(self, bootstrap: str, group_id: str, topics: Sequence[str], client_id: str) -> None:
         self.group_id = group_id
         self.topics = list(topics)
-        # read_committed: the end offset is the last stable offset, the farthest the group's consumers can read.
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, client_id=client_id, enable_auto_commit=False, isolation_level="read_committed"
-        )
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id)
-        self._started = False
+        self._bootstrap = bootstrap
+        self._client_id = client_id
+        self._clients: tuple[AIOKafkaConsumer, AIOKafkaAdminClient] | None = None
 
     async def start(self) -> None:
-        """Connect both clients."""
-        await self._consumer.start()
-        await self._admin.start()
-        self._started = True
+        """Connect both clients; new ones each time, since a stopped aiokafka client cannot start again."""
+        # read_committed: the end offset is the last stable offset, the farthest the group's consumers can read.
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            client_id=self._client_id,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
+        pace_metadata_updates(consumer._client)
+        pace_metadata_updates(admin._client)
+        self._clients = (consumer, admin)
+        await consumer.start()
+        await admin.start()
 
     async def close(self) -> None:
         """Disconnect; safe to call after a failed start."""
-        for close in (self._consumer.stop, self._admin.close):
+        clients, self._clients = self._clients, None
+        if clients is None:
+            return
+        consumer, admin = clients
+        for close in (consumer.stop, admin.close):
             try:
                 await close()
             except Exception:
                 log.debug("lag probe close failed", exc_info=True)
-        self._started = False
 
     async def measure(self) -> list[PartitionLag]:
         """One measurement of every partition of the probe's topics."""
-        if not self._started:
+        if self._clients is None:
             await self.start()
-        partitions = await self._partitions()
+        assert self._clients is not None
+        consumer, admin = self._clients
+        partitions = await self._partitions(admin)
         if not partitions:
             return []
-        ends = await self._consumer.end_offsets(partitions)
-        beginnings = await self._consumer.beginning_offsets(partitions)
-        offsets = await self._admin.list_consumer_group_offsets(self.group_id, partitions=partitions)
+        ends = await consumer.end_offsets(partitions)
+        beginnings = await consumer.beginning_offsets(partitions)
+        offsets = await admin.list_consumer_group_offsets(self.group_id, partitions=partitions)
         committed = {tp: meta.offset for tp, meta in offsets.items()}
         return partition_lags(ends, committed, beginnings)
 
-    async def _partitions(self) -> list[TopicPartition]:
+    async def _partitions(self, admin: AIOKafkaAdminClient) -> list[TopicPartition]:
         # Asked every round, so partitions added to a topic are measured from the next round on.
-        described = await self._admin.describe_topics(self.topics)
+        described = await admin.describe_topics(self.topics)
         found: list[TopicPartition] = []
         for topic in described:
             if topic.get("error_code"):

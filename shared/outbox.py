@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import BYTEA, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db import unit_of_work
-from shared.kafka import OutgoingMessage, is_transient, publish_all
+from shared.kafka import OutgoingMessage, Publisher, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,11 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
 class Outbox:
     """Adds messages inside a unit of work; flushes them after it committed; relays leftovers."""
 
-    def __init__(self, table: sa.Table, producer: AIOKafkaProducer, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, table: sa.Table, producer: Publisher | AIOKafkaProducer, sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
         self.table = table
-        self.producer = producer
+        self.publisher = Publisher.of(producer)
         self.sessions = sessions
         self._insert = insert(table).on_conflict_do_nothing(index_elements=["id"])
 
@@ -58,7 +60,7 @@ class Outbox:
         """Publish committed messages and delete them from the table."""
         if not messages:
             return
-        await publish_all(self.producer, messages)
+        await self.publisher.publish(messages)
         async with unit_of_work(self.sessions) as session:
             await session.execute(sa.delete(self.table).where(self.table.c.id.in_([m.id for m in messages])))
 
@@ -76,7 +78,7 @@ class Outbox:
                 )
             ).all()
             messages = [OutgoingMessage(id=r.id, topic=r.topic, key=r.key, value=bytes(r.value)) for r in rows]
-            await publish_all(self.producer, messages)
+            await self.publisher.publish(messages)
             if messages:
                 await session.execute(sa.delete(self.table).where(self.table.c.id.in_([m.id for m in messages])))
         if messages:
@@ -89,7 +91,10 @@ class Outbox:
             try:
                 await self.relay_once()
             except Exception as exc:
-                if not is_transient(exc):
+                if is_transient(exc):
+                    # Said once a round, so a relay that cannot publish for minutes is visible in the logs.
+                    log.warning("outbox relay failed, retrying", extra={"fields": {"error": type(exc).__name__}})
+                else:
                     log.exception("outbox relay failed")
             await asyncio.sleep(interval_s)
 

@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.consumer import BatchProcessor, Decoded, Record
 from shared.db import create_engine, migrate, ping, session_factory
-from shared.kafka import ConsumerLoop, OutgoingMessage, create_producer
+from shared.kafka import ConsumerLoop, OutgoingMessage, Publisher
 from shared.lag import report_lag
 from shared.logging import configure_logging
 from shared.metrics import batch_observer
@@ -37,7 +36,7 @@ class Runtime:
     settings: BaseServiceSettings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    producer: AIOKafkaProducer
+    publisher: Publisher
     outbox: Outbox | None
     loops: list[ConsumerLoop] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -58,7 +57,7 @@ class Runtime:
             group_id=group_id,
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             handler=BatchProcessor(
-                service=self.service, decode=decode, apply=apply, producer=self.producer, outbox=self.outbox
+                service=self.service, decode=decode, apply=apply, producer=self.publisher, outbox=self.outbox
             ),
             max_records=max_records,
             on_batch=batch_observer(self.service),
@@ -94,18 +93,18 @@ async def service_runtime(
         if settings.migrate_on_start:
             await migrate(engine, migrations, schema)
         sessions = session_factory(engine)
-        producer = create_producer(settings.kafka_bootstrap_servers, client_id=service)
-        await producer.start()
+        publisher = Publisher.connect(settings.kafka_bootstrap_servers, client_id=service)
+        await publisher.start()
     except BaseException:
         await engine.dispose()
         raise
-    outbox = Outbox(outbox_table, producer, sessions) if outbox_table is not None else None
-    runtime = Runtime(service, settings, engine, sessions, producer, outbox)
+    outbox = Outbox(outbox_table, publisher, sessions) if outbox_table is not None else None
+    runtime = Runtime(service, settings, engine, sessions, publisher, outbox)
     if outbox is not None:
         runtime.background(outbox.relay_forever(), name=f"{service}-outbox-relay")
 
     async def kafka_ready() -> None:
-        await producer.client.fetch_all_metadata()
+        await publisher.producer.client.fetch_all_metadata()
 
     async def consuming() -> None:
         if not all(loop.healthy for loop in runtime.loops):
@@ -124,5 +123,5 @@ async def service_runtime(
         if consumers:
             await asyncio.wait(consumers, timeout=15)
         await cancel_quietly(runtime.tasks)
-        await producer.stop()
+        await publisher.stop()
         await engine.dispose()
