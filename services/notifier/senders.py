@@ -319,6 +319,14 @@ class Mailer:
         self.starttls = starttls
         self.timeout_s = timeout_s
         self.message_id_domain = message_id_domain
+        self._closing: set[asyncio.Task[None]] = set()
+
+    @staticmethod
+    async def _quit(client: aiosmtplib.SMTP) -> None:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            client.close()
 
     async def send(self, message: EmailMessage, idempotency_key: str) -> str:
         """Send a text + HTML message; returns its Message-ID. Raises TransientSendError when SMTP is away."""
@@ -335,20 +343,28 @@ class Mailer:
             mime["Reply-To"] = message.reply_to
         mime.set_content(message.text)
         mime.add_alternative(message.html, subtype="html")
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            start_tls=self.starttls,
+            timeout=self.timeout_s,
+        )
         try:
-            await aiosmtplib.send(
-                mime,
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self.password,
-                start_tls=self.starttls,
-                timeout=self.timeout_s,
-            )
+            await client.connect()
+            await client.send_message(mime)
         except aiosmtplib.SMTPRecipientsRefused as exc:
+            client.close()
             raise PermanentSendError(f"recipient refused: {exc.recipients and 'recipient'}") from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
+            client.close()
             raise TransientSendError(f"SMTP: {type(exc).__name__}") from exc
+        # The server took the message with its reply to DATA: the caller marks it sent now, and QUIT goes on in
+        # the background. Every millisecond between that reply and the mark is a window in which a crash makes
+        # the message go out again after the restart (with the same Message-ID).
+        self._closing.add(task := asyncio.create_task(self._quit(client)))
+        task.add_done_callback(self._closing.discard)
         return str(mime["Message-ID"])
 
 
