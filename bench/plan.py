@@ -86,6 +86,9 @@ class BenchPlan:
     alert_seconds: float = 60.0
     alert_background_leads: int = 20_000
     alert_settle_timeout_s: float = 120.0
+    # The team routed to (bench/team.py): sized so no rep's Slack channel gets more than Slack's ~1 message a
+    # second at 1,000 events/s of the mix (~115 rank-A alerts a second).
+    team_reps: int = 240
     targets: dict[str, Target] = field(default_factory=lambda: dict(DEFAULT_TARGETS))
 
     def with_overrides(self, **changes: object) -> BenchPlan:

@@ -26,6 +26,7 @@ from bench.plan import BenchPlan
 from bench.procs import ProcessWatch, cpu_delta
 from bench.report import RESULTS_DIR, Figure, build_result, render_table, write_result
 from bench.stats import per_thousand
+from bench.team import write_team_config
 from leadflow import stack
 
 CONSUMERS = ("scoring", "router", "notifier")
@@ -330,6 +331,9 @@ def execute(plan: BenchPlan, *, output_dir: Path = RESULTS_DIR, argv: list[str] 
     else:
         for spec in lay.services:  # services started before this run may run older code
             stack.stop_service(lay, spec)
+    config = write_team_config(lay.config_dir, lay.home / "bench-config", plan.team_reps)
+    say(f"Routing to a team of {plan.team_reps} reps ({config / 'routing.yaml'})")
+    lay = dataclasses.replace(lay, config_dir=config)
     stack.up(lay)
     run = Run(plan, lay, ProcessWatch(lay), run_id=started.strftime("%Y%m%d%H%M%S"))
     machine = machine_facts()

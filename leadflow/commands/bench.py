@@ -19,6 +19,7 @@ def _bench(args: argparse.Namespace) -> int:
         generators=args.generators,
         alert_rate=args.alert_rate,
         alert_seconds=args.alert_seconds,
+        team_reps=args.team,
         ingest_step_seconds=args.step_seconds,
         ingest_rates=tuple(args.rates) if args.rates else None,
         fresh=False if args.reuse else None,
@@ -59,6 +60,7 @@ def register(sub: Any) -> None:
     bench.add_argument("--step-seconds", type=_positive_float, help="seconds per offered ingest rate")
     bench.add_argument("--alert-rate", type=_positive_int, help="events/s for lead-to-alert latency (full: 1000)")
     bench.add_argument("--alert-seconds", type=_positive_float, help="seconds of lead-to-alert load (full: 60)")
+    bench.add_argument("--team", type=_positive_int, help="reps in the team routed to (default 240; bench/team.py)")
     bench.add_argument("--reuse", action="store_true", help="keep the slot's data instead of starting empty")
     bench.add_argument("--keep-stack", action="store_true", help="leave the bench stack running afterwards")
     bench.set_defaults(func=_bench)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest import metrics, repository
-from services.ingest.coalesce import Coalescer
+from shared.coalesce import Coalescer
 from services.ingest.producer import EventPublisher
 from shared.db import unit_of_work
 from shared.events import LeadEvent

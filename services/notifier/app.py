@@ -73,7 +73,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             apply=handler.apply,
             max_records=settings.max_batch,
         )
-        yield
+        try:
+            yield
+        finally:
+            await mailer.close()
 
 
 app = create_service_app(

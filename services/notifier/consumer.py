@@ -42,6 +42,7 @@ from services.notifier.sla_alerts import (
     render_slack_reminder,
 )
 from services.notifier.thank_you import render_thank_you, wants_thank_you
+from shared.coalesce import Coalescer
 from shared.consumer import Decoded, Record, bind_correlation
 from shared.db import unit_of_work
 from shared.events import (
@@ -192,6 +193,11 @@ class NotifierHandler:
         self.clock = clock
         self.outbox = outbox
         self.material_url = material_url
+        self._sent_marks: Coalescer[tuple[str, str], None] = Coalescer(self._commit_sent, name="notifier-sent-marks")
+
+    async def _commit_sent(self, refs: list[tuple[str, str]]) -> None:
+        async with unit_of_work(self.sessions) as session:
+            await repository.mark_sent(session, refs, self.clock())
 
     def owed(self, cloud: Incoming, now: datetime) -> list[Owed]:
         """Every message one incoming record asks for."""
@@ -223,6 +229,8 @@ class NotifierHandler:
                 ],
             )  # fmt: skip
             unsent = await repository.unsent(session, [o.key for _, o in owed])
+            # Marked before any attempt, all in this one statement: a crash from here on means "check first".
+            await repository.mark_sending(session, list(unsent))
         results = await asyncio.gather(
             *(self._deliver(record, o, unsent[o.key]) for record, o in owed if o.key in unsent),
             return_exceptions=True,
@@ -240,8 +248,6 @@ class NotifierHandler:
             if found is not None:
                 await self._mark_sent(owed, found, started=None)
                 return None
-        async with unit_of_work(self.sessions) as session:
-            await repository.mark_sending(session, owed.key)
         started = time.perf_counter()
         try:
             if isinstance(owed.message, SlackMessage):
@@ -269,8 +275,8 @@ class NotifierHandler:
         return found
 
     async def _mark_sent(self, owed: Owed, ref: str, *, started: float | None) -> None:
-        async with unit_of_work(self.sessions) as session:
-            await repository.mark(session, owed.key, status="sent", now=self.clock(), provider_ref=ref)
+        # Marks arriving together share one transaction (a group commit); each waits until its own is committed.
+        await self._sent_marks.submit([(owed.key, ref)])
         metrics.SENT.labels(owed.medium, "sent").inc()
         if started is not None:
             metrics.SEND_LATENCY.labels(owed.medium).observe(time.perf_counter() - started)

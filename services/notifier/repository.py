@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.models import notifications
@@ -38,12 +38,29 @@ async def unsent(session: AsyncSession, keys: Sequence[str]) -> dict[str, Unsent
     return {row.key: Unsent(row.key, row.status, row.created_at) for row in await session.execute(stmt)}
 
 
-async def mark_sending(session: AsyncSession, key: str) -> None:
-    """Note that an attempt is about to reach the provider: after a crash, its outcome must be checked."""
+async def mark_sending(session: AsyncSession, keys: Sequence[str]) -> None:
+    """Note that attempts are about to reach the provider: after a crash, their outcome must be checked."""
+    if not keys:
+        return
     await session.execute(
         sa.update(notifications)
-        .where(notifications.c.key == key, notifications.c.status.in_(("pending", "sending")))
+        .where(notifications.c.key.in_(keys), notifications.c.status.in_(("pending", "sending")))
         .values(status="sending", attempts=notifications.c.attempts + 1)
+    )
+
+
+async def mark_sent(session: AsyncSession, refs: Sequence[tuple[str, str]], now: datetime) -> None:
+    """Record many accepted messages at once: (key, provider reference) pairs, one statement."""
+    if not refs:
+        return
+    accepted = sa.select(
+        sa.func.unnest(sa.literal([k for k, _ in refs], ARRAY(sa.Text))).label("key"),
+        sa.func.unnest(sa.literal([r for _, r in refs], ARRAY(sa.Text))).label("ref"),
+    ).subquery()
+    await session.execute(
+        sa.update(notifications)
+        .where(notifications.c.key == accepted.c.key)
+        .values(status="sent", provider_ref=accepted.c.ref, last_error=None, sent_at=now)
     )
 
 

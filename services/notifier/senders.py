@@ -299,6 +299,8 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 class Mailer:
+    """SMTP over a few kept-open connections: one message per conversation was a TCP + EHLO round trip each."""
+
     def __init__(
         self,
         host: str,
@@ -310,6 +312,7 @@ class Mailer:
         starttls: bool = False,
         timeout_s: float = 10.0,
         message_id_domain: str = "leadflow.local",
+        max_idle: int = 8,
     ) -> None:
         self.host = host
         self.port = port
@@ -319,17 +322,20 @@ class Mailer:
         self.starttls = starttls
         self.timeout_s = timeout_s
         self.message_id_domain = message_id_domain
-        self._closing: set[asyncio.Task[None]] = set()
+        self.max_idle = max_idle
+        self._idle: list[aiosmtplib.SMTP] = []
 
-    @staticmethod
-    async def _quit(client: aiosmtplib.SMTP) -> None:
-        try:
-            await client.quit()
-        except (aiosmtplib.SMTPException, OSError):
-            client.close()
+    async def close(self) -> None:
+        """Say QUIT on every kept connection."""
+        idle, self._idle = self._idle, []
+        for client in idle:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
 
-    async def send(self, message: EmailMessage, idempotency_key: str) -> str:
-        """Send a text + HTML message; returns its Message-ID. Raises TransientSendError when SMTP is away."""
+    def mime(self, message: EmailMessage, idempotency_key: str) -> MimeMessage:
+        """The MIME message, with a Message-ID derived from the idempotency key."""
         mime = MimeMessage()
         mime["From"] = self.sender
         mime["To"] = message.to
@@ -343,6 +349,26 @@ class Mailer:
             mime["Reply-To"] = message.reply_to
         mime.set_content(message.text)
         mime.add_alternative(message.html, subtype="html")
+        return mime
+
+    async def send(self, message: EmailMessage, idempotency_key: str) -> str:
+        """Send a text + HTML message; returns its Message-ID. Raises TransientSendError when SMTP is away."""
+        mime = self.mime(message, idempotency_key)
+        client = self._idle.pop() if self._idle else None
+        if client is not None and client.is_connected:
+            try:
+                await client.send_message(mime)
+                return self._done(client, mime)
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                client.close()
+                raise PermanentSendError(f"recipient refused: {exc.recipients and 'recipient'}") from exc
+            except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+                # A kept connection the server closed while it sat idle (timeout, restart) fails on its first
+                # command, before any message could be accepted on it: go again on a fresh one.
+                client.close()
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                client.close()
+                raise TransientSendError(f"SMTP: {type(exc).__name__}") from exc
         client = aiosmtplib.SMTP(
             hostname=self.host,
             port=self.port,
@@ -360,11 +386,16 @@ class Mailer:
         except (aiosmtplib.SMTPException, OSError) as exc:
             client.close()
             raise TransientSendError(f"SMTP: {type(exc).__name__}") from exc
-        # The server took the message with its reply to DATA: the caller marks it sent now, and QUIT goes on in
-        # the background. Every millisecond between that reply and the mark is a window in which a crash makes
-        # the message go out again after the restart (with the same Message-ID).
-        self._closing.add(task := asyncio.create_task(self._quit(client)))
-        task.add_done_callback(self._closing.discard)
+        return self._done(client, mime)
+
+    def _done(self, client: aiosmtplib.SMTP, mime: MimeMessage) -> str:
+        # The server took the message with its reply to DATA; the caller marks it sent right away (every
+        # millisecond between that reply and the mark is a window in which a crash re-sends it after the restart,
+        # with the same Message-ID). The connection is kept for the next message, or dropped when enough are kept.
+        if len(self._idle) < self.max_idle:
+            self._idle.append(client)
+        else:
+            client.close()
         return str(mime["Message-ID"])
 
 

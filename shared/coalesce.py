@@ -1,10 +1,11 @@
-"""Coalesces concurrent calls into one bulk call: a group commit for ingest's two database steps.
+"""Coalesces concurrent calls into one bulk call: a group commit.
 
-Why: every single-event request used to check out a pooled connection (with a pre-ping), open a transaction,
-run one tiny statement and commit, twice. Under load that per-request database work, not the statement itself,
-was most of ingest's CPU. Here the callers that arrive while one bulk call runs wait and go together in the
-next one, so N concurrent requests share one round trip; each caller still waits for its own items' result,
-so nothing is answered before it is done (order and guarantees unchanged). Alone, a caller goes at once.
+Why: a small transaction per caller (check out a pooled connection, begin, one tiny statement, commit) costs
+far more than the statement. Ingest's requests (duplicate lookup, accepted ids) and the notifier's "sent" marks
+used to pay it once per event or message. Here the callers that arrive while one bulk call runs wait and go
+together in the next one, so N concurrent callers share one round trip; each caller still waits for its own
+items' result, so nothing is reported done before it is (order and guarantees unchanged). Alone, a caller goes
+at once.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ R = TypeVar("R")
 class Coalescer(Generic[T, R]):
     """``await submit(items)`` runs ``bulk(items of every waiting caller)`` and returns its result to each."""
 
-    def __init__(self, bulk: Callable[[list[T]], Awaitable[R]], max_items: int = 5000) -> None:
+    def __init__(self, bulk: Callable[[list[T]], Awaitable[R]], max_items: int = 5000, name: str = "coalesce") -> None:
         self.bulk = bulk
         self.max_items = max_items
+        self.name = name
         self._waiting: list[tuple[Sequence[T], asyncio.Future[R]]] = []
         self._runner: asyncio.Task[None] | None = None
 
@@ -31,7 +33,7 @@ class Coalescer(Generic[T, R]):
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._waiting.append((items, future))
         if self._runner is None or self._runner.done():
-            self._runner = asyncio.create_task(self._run(), name="ingest-coalesce")
+            self._runner = asyncio.create_task(self._run(), name=self.name)
         # shield: a caller that gives up (client gone) must not cancel the bulk call other callers wait on
         return await asyncio.shield(future)
 

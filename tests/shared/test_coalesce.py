@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from services.ingest.coalesce import Coalescer
+from shared.coalesce import Coalescer
 
 
 async def test_callers_arriving_while_a_bulk_call_runs_share_the_next_one() -> None:
