@@ -325,6 +325,11 @@ class ConsumerLoop:
     max_records: int = 500
     retry_backoff_s: float = 0.5
     retry_backoff_max_s: float = 10.0
+    # How long the group waits for a member to hand its partitions over: the revocation waits for the batch in
+    # hand, and a member that takes longer is dropped while still applying it, racing the partition's next owner
+    # (aiokafka's default is the 10 s session timeout; a notifier batch paced by Slack can take longer). A member
+    # that died is still dropped after the session timeout.
+    rebalance_timeout_s: float = 120.0
     on_batch: Callable[[str, int, float], None] | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -368,7 +373,7 @@ class ConsumerLoop:
             except Exception:
                 log.debug("consumer close failed", exc_info=True)
 
-    async def _consume(self) -> None:
+    def _new_consumer(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
             group_id=self.group_id,
@@ -377,9 +382,14 @@ class ConsumerLoop:
             auto_offset_reset="earliest",
             max_poll_records=self.max_records,
             isolation_level="read_committed",
+            rebalance_timeout_ms=int(self.rebalance_timeout_s * 1000),
         )
-        consumer.subscribe(list(self.topics), listener=_WaitForBatch(self._lock))
         pace_metadata_updates(consumer._client)
+        return consumer
+
+    async def _consume(self) -> None:
+        consumer = self._new_consumer()
+        consumer.subscribe(list(self.topics), listener=_WaitForBatch(self._lock))
         self._consumer = consumer
         await consumer.start()
         try:
@@ -390,6 +400,11 @@ class ConsumerLoop:
                     if not records:
                         continue
                     async with self._lock:
+                        if tp not in consumer.assignment():
+                            # Revoked while this fetch's earlier partitions were applied (the rebalance waits
+                            # only for the batch in hand): the new owner reads these records from the committed
+                            # offset. Applying them here too would race it, e.g. two alerts for one lead.
+                            continue
                         await self._process_partition(consumer, tp, records)
         finally:
             await self._close()

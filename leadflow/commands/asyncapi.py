@@ -49,6 +49,16 @@ class TopicSpec:
 
 ALL_CONSUMERS = ("scoring", "router", "notifier")
 
+
+def consumer_group(service: str, topic: str) -> str:
+    """The group a service reads a topic in: its settings' default (the notifier reads SLA events apart)."""
+    from services.notifier.settings import NotifierSettings
+
+    if service == "notifier" and topic == Topics.SLA:
+        return str(NotifierSettings.model_fields["sla_consumer_group"].default)
+    return f"leadflow-{service}"
+
+
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         Topics.EVENTS, "leadEvents", "LeadEventMessage", LeadEvent, CloudEventType.LEAD_EVENT,
@@ -136,12 +146,13 @@ def build_document() -> dict[str, Any]:
                 "tags": [{"name": service}],
             }
         for service in spec.consumers:
+            group = consumer_group(service, spec.address)
             operations[f"{service}Receives{spec.channel[0].upper()}{spec.channel[1:]}"] = {
                 "action": "receive",
                 "channel": {"$ref": f"#/channels/{spec.channel}"},
-                "summary": f"{service} consumes {spec.address} (consumer group leadflow-{service}).",
+                "summary": f"{service} consumes {spec.address} (consumer group {group}).",
                 "tags": [{"name": service}],
-                "bindings": {"kafka": {"groupId": {"type": "string", "enum": [f"leadflow-{service}"]}}},
+                "bindings": {"kafka": {"groupId": {"type": "string", "enum": [group]}}},
             }
     return {
         "asyncapi": "3.0.0",

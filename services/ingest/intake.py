@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest import metrics, repository
-from shared.coalesce import Coalescer
 from services.ingest.producer import EventPublisher
+from shared.coalesce import Coalescer
 from shared.db import unit_of_work
 from shared.events import LeadEvent
 from shared.kafka import is_transient

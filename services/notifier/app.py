@@ -65,14 +65,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.settings = settings
         app.state.interactions = InteractionHandler(runtime.sessions, runtime.outbox, slack)
-        # One group reads both topics: a decision and the SLA events that follow it share the lead's key.
-        runtime.consume(
-            topics=[Topics.DECISIONS, Topics.SLA],
-            group_id=settings.consumer_group,
-            decode=decode_record,
-            apply=handler.apply,
-            max_records=settings.max_batch,
-        )
+        # Two groups, one per topic: a burst of SLA reminders and escalations (paced per Slack channel) is
+        # worked through on its own, while new leads' alerts keep flowing. The handler takes either kind.
+        for topic, group in ((Topics.DECISIONS, settings.consumer_group), (Topics.SLA, settings.sla_consumer_group)):
+            runtime.consume(
+                topics=[topic], group_id=group, decode=decode_record, apply=handler.apply,
+                max_records=settings.max_batch,
+            )  # fmt: skip
         try:
             yield
         finally:

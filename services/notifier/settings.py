@@ -8,7 +8,10 @@ from shared.settings import DEV_SECRET, BaseServiceSettings
 
 
 class NotifierSettings(BaseServiceSettings):
-    consumer_group: str = "leadflow-notifier"
+    consumer_group: str = "leadflow-notifier"  # routing decisions: first-contact alerts
+    # SLA reminders and escalations in a group of their own: a wave of breaches, paced by Slack's one message a
+    # second per channel, must never hold up a new lead's alert behind it.
+    sla_consumer_group: str = "leadflow-notifier-sla"
     max_batch: int = 100
     slack_api_url: str = "https://slack.com/api"
     slack_bot_token: str = DEV_SECRET

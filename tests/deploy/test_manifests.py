@@ -15,11 +15,14 @@ from services.scoring.settings import ScoringSettings
 from shared.events import Topics
 from tests.deploy.conftest import OVERLAYS, ROOT, Rendered, kubeconform
 
-# What each consumer service reads: the topics its app.py subscribes to and the group its settings name.
+# What each consumer service reads: the topics its app.py subscribes to, each with the group its settings name.
 CONSUMERS = {
-    "scoring": ({Topics.EVENTS}, ScoringSettings.model_fields["consumer_group"].default),
-    "router": ({Topics.SCORED}, RouterSettings.model_fields["consumer_group"].default),
-    "notifier": ({Topics.DECISIONS, Topics.SLA}, NotifierSettings.model_fields["consumer_group"].default),
+    "scoring": {Topics.EVENTS: ScoringSettings.model_fields["consumer_group"].default},
+    "router": {Topics.SCORED: RouterSettings.model_fields["consumer_group"].default},
+    "notifier": {
+        Topics.DECISIONS: NotifierSettings.model_fields["consumer_group"].default,
+        Topics.SLA: NotifierSettings.model_fields["sla_consumer_group"].default,
+    },
 }
 SERVICES = ("ingest", "scoring", "router", "notifier")
 
@@ -108,7 +111,8 @@ def test_each_consumer_scales_on_the_lag_of_its_own_group_up_to_the_partition_co
 ) -> None:
     # Given the consumer's ScaledObject and the topics it reads
     scaled = rendered[overlay].one("ScaledObject", service)
-    topics, group = CONSUMERS[service]
+    groups = CONSUMERS[service]
+    topics = set(groups)
     partitions = [
         t["spec"]["partitions"] for t in rendered[overlay].of_kind("KafkaTopic") if t["spec"]["topicName"] in topics
     ]
@@ -118,7 +122,7 @@ def test_each_consumer_scales_on_the_lag_of_its_own_group_up_to_the_partition_co
     assert {t["metadata"]["topic"] for t in triggers} == topics
     for trigger in triggers:
         assert trigger["type"] == "kafka"
-        assert trigger["metadata"]["consumerGroup"] == group
+        assert trigger["metadata"]["consumerGroup"] == groups[trigger["metadata"]["topic"]]
         assert trigger["metadata"]["bootstrapServers"] == "leadflow-kafka-bootstrap:9092"
     assert 1 <= scaled["spec"]["minReplicaCount"] <= scaled["spec"]["maxReplicaCount"]
     assert scaled["spec"]["maxReplicaCount"] <= min(partitions)
