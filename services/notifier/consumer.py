@@ -1,8 +1,9 @@
 """Kafka adapter: routing decisions and SLA events in → Slack messages and emails out, exactly once as the
 rep sees it.
 
-Per batch: record every owed message as ``pending`` (one transaction). Then, for each message still unsent:
-mark it ``sending``, send it, mark it ``sent`` the moment the provider accepted it. A redelivered record
+Per batch: record every owed message and mark those still unsent ``sending`` (one transaction). Then send each,
+and mark it ``sent`` the moment the provider accepted it (marks finishing together share a commit; a database
+that is away then is waited for, not answered by sending again). A redelivered record
 finds its keys sent and sends nothing. A crash after ``sending`` leaves the outcome unknown: before a Slack
 message is sent again, Slack is asked whether it already holds a message carrying this key in its metadata
 (``conversations.history``), so a message Slack accepted is never posted twice. Email has no such question:
@@ -55,7 +56,7 @@ from shared.events import (
     Topics,
     decode,
 )
-from shared.kafka import OutgoingMessage, PoisonRecord, dead_letter_message
+from shared.kafka import OutgoingMessage, PoisonRecord, dead_letter_message, is_transient
 from shared.logging import log_fields
 from shared.metrics import DEAD_LETTERS, NOTIFICATION_FAILURES
 from shared.outbox import Outbox
@@ -64,6 +65,10 @@ log = logging.getLogger(__name__)
 SERVICE = "notifier"
 # The metadata event type our Slack messages carry; with the idempotency key, it finds a message again.
 SLACK_EVENT_TYPE = "leadflow_alert"
+# How long a "sent" mark is retried while the database is away, before the batch fails (and re-sends).
+MARK_RETRY_FOR_S = 300.0
+MARK_RETRY_FIRST_S = 0.2
+MARK_RETRY_MAX_S = 5.0
 # Slack's clock and ours may disagree a little: look back this far before the row was recorded.
 _HISTORY_MARGIN = timedelta(minutes=5)
 
@@ -196,8 +201,24 @@ class NotifierHandler:
         self._sent_marks: Coalescer[tuple[str, str], None] = Coalescer(self._commit_sent, name="notifier-sent-marks")
 
     async def _commit_sent(self, refs: list[tuple[str, str]]) -> None:
-        async with unit_of_work(self.sessions) as session:
-            await repository.mark_sent(session, refs, self.clock())
+        # The provider took these messages: that fact must be kept. A database that is away right now is waited
+        # for (the batch failing instead would send them all again on its retry); only a crash loses the mark.
+        delay = MARK_RETRY_FIRST_S
+        deadline = time.monotonic() + MARK_RETRY_FOR_S
+        while True:
+            try:
+                async with unit_of_work(self.sessions) as session:
+                    await repository.mark_sent(session, refs, self.clock())
+                return
+            except Exception as exc:
+                if not is_transient(exc) or time.monotonic() + delay > deadline:
+                    raise
+                log.warning(
+                    "cannot record sent messages yet, retrying",
+                    extra=log_fields(count=len(refs), error=type(exc).__name__),
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MARK_RETRY_MAX_S)
 
     def owed(self, cloud: Incoming, now: datetime) -> list[Owed]:
         """Every message one incoming record asks for."""

@@ -14,11 +14,13 @@ import httpx
 import orjson
 import pytest
 from aiokafka import ConsumerRecord
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow import stack
 from leadflow.standins.slack import SlackState, create_slack_app
 from leadflow.standins.smtp import MailSink, start_smtp_sink
+from services.notifier import consumer as consumer_module
 from services.notifier import repository
 from services.notifier.consumer import Incoming, NotifierHandler
 from services.notifier.domain import EmailMessage, SlackMessage
@@ -290,3 +292,30 @@ async def test_an_sla_breach_escalates_to_the_manager_and_the_team_channel_once(
     assert all("10 minutes late" in m["text"] or "10 minutes late" in str(m["blocks"]) for m in messages)
     mails = [m for m in smtp[1].messages if event.decision_id in (m.text or "")]
     assert [m.rcpt_tos for m in mails] == [("aiko.tanaka@seller.example",)]
+
+
+async def test_a_database_away_when_the_sends_are_recorded_is_waited_for_and_nothing_is_sent_twice(
+    sessions: async_sessionmaker[AsyncSession], slack_http: httpx.AsyncClient, slack_state: SlackState,
+    smtp: tuple[int, MailSink], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # Given a database that refuses the first two attempts to record the sent messages (restarting, as in the
+    # chaos run where that made the batch fail and every email of it go out again)
+    decision = fresh_decision()
+    real_mark_sent = repository.mark_sent
+    refused: list[int] = []
+
+    async def flaky_mark_sent(session: AsyncSession, refs: Any, now: datetime) -> None:
+        if len(refused) < 2:
+            refused.append(len(refs))
+            raise OperationalError("UPDATE notifications", {}, ConnectionRefusedError("database restarting"))
+        await real_mark_sent(session, refs, now)
+
+    monkeypatch.setattr(repository, "mark_sent", flaky_mark_sent)
+    monkeypatch.setattr(consumer_module, "MARK_RETRY_FIRST_S", 0.01)
+    # When the decision is applied
+    await handler(sessions, slack_http, smtp[0]).apply([decision_item(decision)])
+    # Then the marks were retried until recorded, and the rep got each message once
+    assert len(refused) == 2
+    assert await statuses(sessions, decision.lead_id, decision.decision_id) == {"slack": "sent", "email": "sent"}
+    assert len(slack_for(slack_state, decision.decision_id)) == 1
+    assert len(mails_for(smtp[1], decision.decision_id)) == 1
