@@ -216,19 +216,24 @@ class Publisher:
         """Send and wait for every acknowledgement; a broken producer is replaced before the error goes up."""
         if not messages:
             return
-        producer = self._producer
+        producer = await self.started_producer()
+        try:
+            await publish_all(producer, messages)
+        except PRODUCER_RESET_ERRORS as exc:
+            await self.replace(producer, exc)
+            raise
+
+    async def started_producer(self) -> AIOKafkaProducer:
+        """The producer in use, connected first if a replacement could not connect yet (raises while it cannot)."""
         if not self._started:
             async with self._lock:
                 if not self._started:
                     await self._producer.start()
                     self._started = True
-        try:
-            await publish_all(producer, messages)
-        except PRODUCER_RESET_ERRORS as exc:
-            await self._replace(producer, exc)
-            raise
+        return self._producer
 
-    async def _replace(self, broken: AIOKafkaProducer, exc: BaseException) -> None:
+    async def replace(self, broken: AIOKafkaProducer, exc: BaseException) -> None:
+        """Swap ``broken`` (a producer that failed with one of PRODUCER_RESET_ERRORS) for a fresh one."""
         async with self._lock:
             if self._producer is not broken:
                 return  # a concurrent publish already replaced it

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 import phonenumbers
 
@@ -52,6 +53,14 @@ _LEGAL_FORMS = (
 )
 # Longest first: "pte. ltd." must be stripped whole, not leave "pte." behind after "ltd." matched.
 _LEGAL_FORMS_LONGEST_FIRST = sorted(_LEGAL_FORMS, key=len, reverse=True)
+# What any form in a pass below could match, as tuples for one C-level check: a name matching none of them is
+# left as it is by the pass, so the pass (about 150 string tests) is skipped.
+_LEGAL_PREFIXES = tuple(f + " " for f in _LEGAL_FORMS) + tuple(f for f in _LEGAL_FORMS if not f.isascii())
+_LEGAL_SUFFIXES = (
+    tuple(" " + f for f in _LEGAL_FORMS)
+    + tuple("," + f for f in _LEGAL_FORMS)
+    + tuple(f for f in _LEGAL_FORMS if not f.isascii())
+)
 _SEPARATORS = re.compile(r"[\s,・･\.\-_/]+")
 
 FREE_MAIL_DEFAULT = frozenset(
@@ -89,6 +98,15 @@ def clean_text(value: str | None) -> str | None:
     if value is None:
         return None
     text = unicodedata.normalize("NFKC", value)
+    if text.isprintable():
+        # Fast path, same result: printable text has no Cc or Cf characters (so none of the controls removed
+        # below), and its only whitespace is the ASCII space. NFKC is idempotent, so an unchanged text needs no
+        # second pass. Most names, titles and companies take this path; the per-character scan was a large share
+        # of ingest's CPU per event.
+        collapsed = " ".join(text.split())
+        if collapsed == text:
+            return text or None
+        return unicodedata.normalize("NFKC", collapsed) or None
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc" and ch not in _BIDI_CONTROLS)
     # NFKC last as well: removing a control or a space can leave a letter next to its combining mark.
     text = unicodedata.normalize("NFKC", " ".join(text.split()))
@@ -97,6 +115,9 @@ def clean_text(value: str | None) -> str | None:
 
 def normalize_email(value: str) -> str:
     """NFKC (full-width ＠ and ．), trimmed, lower-cased."""
+    if value.isascii():
+        # NFKC leaves ASCII as it is, and lower-casing ASCII stays ASCII: the same result without two passes.
+        return "".join(value.lower().split())
     # NFKC again at the end: lower-casing and removing inner spaces can leave a letter and its combining mark
     # side by side, and a key that changes on a second pass would split one person into two leads.
     text = "".join(unicodedata.normalize("NFKC", value).lower().split())
@@ -124,7 +145,7 @@ def company_key(
         return None
     key = name.lower()
     changed = True
-    while changed:
+    while changed and (key.startswith(_LEGAL_PREFIXES) or key.endswith(_LEGAL_SUFFIXES)):
         changed = False
         for form in _LEGAL_FORMS_LONGEST_FIRST:
             if key.startswith(form + " ") or (key.startswith(form) and not form.isascii()):
@@ -137,6 +158,9 @@ def company_key(
     return f"name:{key}" if key else None
 
 
+# Parsing a number is about 20 µs of pure Python (phonenumbers); a person's number comes again with each of
+# their events (registered, attended, the badge scan), so recent answers are kept. Bounded: a few hundred KB.
+@lru_cache(maxsize=4096)
 def normalize_phone(value: str | None, default_region: str = "JP") -> str | None:
     """E.164 when the number parses, else the cleaned text (kept, never dropped)."""
     text = clean_text(value)

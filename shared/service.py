@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, READY
 
@@ -24,13 +25,71 @@ log = logging.getLogger(__name__)
 ReadyCheck = Callable[[], Awaitable[None]]
 
 
-def _route_template(request: Request) -> str:
+def _route_template(scope: Scope) -> str:
     # Label by the route's template (/v1/leads/{lead_id}), never the raw path: bounded cardinality, no ids.
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
+    # FastAPI sets scope["route"] once routing matched; the walk over every route is only the fallback for
+    # requests no route took (404s, 405s, early refusals).
+    matched = getattr(scope.get("route"), "path", None)
+    if matched:
+        return str(matched)
+    app = scope.get("app")
+    for route in getattr(getattr(app, "router", None), "routes", ()):
+        match, _ = route.matches(scope)
         if match == Match.FULL:
             return str(getattr(route, "path", "unmatched"))
     return "unmatched"
+
+
+class RequestMetrics:
+    """Counts and times every HTTP request by route template, status and method.
+
+    Pure ASGI rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware runs each request's app in
+    a task of its own and streams the answer through memory object streams, which cost more CPU than a small
+    route itself. Here the only per-request work is reading the status off ``http.response.start``.
+    """
+
+    # Label children are looked up under a lock in prometheus_client; the few (route, method, status) triples
+    # are cached here. The cap keeps odd methods sent by a client from growing the cache without bound.
+    _CACHE_LIMIT = 1024
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+        self._counters: dict[tuple[str, str, str], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client gets when the app raises before answering
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note_status)
+        finally:
+            self._record(_route_template(scope), scope["method"], status, time.perf_counter() - started)
+
+    def _record(self, route: str, method: str, status: int, seconds: float) -> None:
+        counter_key = (route, method, str(status))
+        counter = self._counters.get(counter_key)
+        if counter is None:
+            counter = HTTP_REQUESTS.labels(self.service, *counter_key)
+            if len(self._counters) < self._CACHE_LIMIT:
+                self._counters[counter_key] = counter
+        counter.inc()
+        timer = self._timers.get((route, method))
+        if timer is None:
+            timer = HTTP_LATENCY.labels(self.service, route, method)
+            if len(self._timers) < self._CACHE_LIMIT:
+                self._timers[(route, method)] = timer
+        timer.observe(seconds)
 
 
 def create_service_app(
@@ -42,25 +101,19 @@ def create_service_app(
     version: str = "0.1.0",
 ) -> FastAPI:
     """Build a service's FastAPI app with the endpoints every LeadFlow service has."""
-    app = FastAPI(title=f"LeadFlow {service}", description=description, version=version, lifespan=lifespan)
+    app = FastAPI(
+        title=f"LeadFlow {service}",
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        # LeadFlow's metrics are Prometheus (RequestMetrics below). FastAPI's native OpenTelemetry looked for a
+        # configured provider on every request (an environment lookup each time), for nothing.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.service = service
     app.state.ready_checks = []
 
-    @app.middleware("http")
-    async def record_metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            # FastAPI wraps included routers, so the matched route's template is only known once routing ran;
-            # the walk over every route is only the fallback for requests no route took (404s, early refusals).
-            matched = getattr(request.scope.get("route"), "path", None)
-            route = str(matched) if matched else _route_template(request)
-            HTTP_REQUESTS.labels(service, route, request.method, str(status)).inc()
-            HTTP_LATENCY.labels(service, route, request.method).observe(time.perf_counter() - started)
+    app.add_middleware(RequestMetrics, service=service)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -6,17 +6,17 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from services.ingest import metrics
 from services.ingest.deps import (
-    IdempotencyKey,
+    JsonAnswer,
     Principal,
     api_key_principal,
     form_principal,
+    header_docs,
     limit,
     respond,
     settings_of,
@@ -46,6 +46,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"description": "Over the rate limit; see Retry-After"},
     503: {"description": "Kafka or the database is unavailable: nothing stored; see Retry-After"},
 }
+_EVENT_ROUTE: dict[str, Any] = {"responses": _ERRORS, "openapi_extra": header_docs("X-API-Key", "Idempotency-Key")}
 
 
 async def behavior_principal(
@@ -78,16 +79,14 @@ def _event(request: Request, channel: Channel, body: IncomingBody, source: str, 
     )
 
 
-async def _accept_one(
-    request: Request, principal: Principal, channel: Channel, body: IncomingBody, key: str | None
-) -> JSONResponse:
+async def _accept_one(request: Request, principal: Principal, channel: Channel, body: IncomingBody) -> JSONResponse:
     async def produce() -> Accepted:
         now = datetime.now(UTC)
         event = _event(request, channel, body, f"api:{channel.value}", now)
         await state_of(request).intake.accept([event], request.headers.get("x-correlation-id"), now)
         return Accepted(event_id=event.event_id, lead_id=event.lead_id)
 
-    return await respond(request, principal, 202, produce, key)
+    return await respond(request, principal, 202, produce)
 
 
 async def _honeypot_filled(request: Request) -> bool:
@@ -95,18 +94,24 @@ async def _honeypot_filled(request: Request) -> bool:
     if not field:
         return False
     try:
-        raw = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
+        # FastAPI parsed the body already to validate it: request.json() hands back that parse, not a new one.
+        raw = await request.json()
+    except ValueError:
         return False
     return isinstance(raw, dict) and bool(raw.get(field))
 
 
-@router.post("/events/form", status_code=202, response_model=Accepted, responses=_ERRORS)
+@router.post(
+    "/events/form",
+    status_code=202,
+    response_model=Accepted,
+    responses=_ERRORS,
+    openapi_extra=header_docs("X-API-Key", "X-Form-Key", "Idempotency-Key"),
+)
 async def post_form(
     request: Request,
     body: FormEvent,
     principal: Annotated[Principal, Depends(form_principal)],
-    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """A web form: demo request, contact, document request, pricing inquiry or newsletter signup.
 
@@ -116,54 +121,55 @@ async def post_form(
     if await _honeypot_filled(request):
         metrics.HONEYPOT.inc()
         event = _event(request, Channel.WEB_FORM, body, "api:web_form", datetime.now(UTC))
-        return JSONResponse(
-            status_code=202, content=Accepted(event_id=event.event_id, lead_id=event.lead_id).model_dump()
-        )
-    return await _accept_one(request, principal, Channel.WEB_FORM, body, idempotency_key)
+        accepted = Accepted(event_id=event.event_id, lead_id=event.lead_id)
+        return JsonAnswer(status_code=202, content=accepted.model_dump())
+    return await _accept_one(request, principal, Channel.WEB_FORM, body)
 
 
-@router.post("/events/webinar", status_code=202, response_model=Accepted, responses=_ERRORS)
+@router.post("/events/webinar", status_code=202, response_model=Accepted, **_EVENT_ROUTE)
 async def post_webinar(
     request: Request,
     body: WebinarEvent,
     principal: Annotated[Principal, Depends(api_key_principal)],
-    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """A webinar or seminar: registered, attended, no-show, question, consultation request."""
-    return await _accept_one(request, principal, Channel.WEBINAR, body, idempotency_key)
+    return await _accept_one(request, principal, Channel.WEBINAR, body)
 
 
-@router.post("/events/tradeshow", status_code=202, response_model=Accepted, responses=_ERRORS)
+@router.post("/events/tradeshow", status_code=202, response_model=Accepted, **_EVENT_ROUTE)
 async def post_tradeshow(
     request: Request,
     body: TradeshowEvent,
     principal: Annotated[Principal, Depends(api_key_principal)],
-    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """A trade-show badge scan with the rep's rating."""
-    return await _accept_one(request, principal, Channel.TRADESHOW, body, idempotency_key)
+    return await _accept_one(request, principal, Channel.TRADESHOW, body)
 
 
-@router.post("/events/behavior", status_code=202, response_model=Accepted, responses=_ERRORS)
+@router.post(
+    "/events/behavior",
+    status_code=202,
+    response_model=Accepted,
+    responses=_ERRORS,
+    openapi_extra=header_docs("Idempotency-Key"),
+)
 async def post_behavior(
     request: Request,
     body: BehaviorEvent,
     principal: Annotated[Principal, Depends(behavior_principal)],
-    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """A signed marketing-automation behaviour webhook."""
-    return await _accept_one(request, principal, Channel.BEHAVIOR, body, idempotency_key)
+    return await _accept_one(request, principal, Channel.BEHAVIOR, body)
 
 
-@router.post("/events/feedback", status_code=202, response_model=Accepted, responses=_ERRORS)
+@router.post("/events/feedback", status_code=202, response_model=Accepted, **_EVENT_ROUTE)
 async def post_feedback(
     request: Request,
     body: FeedbackEvent,
     principal: Annotated[Principal, Depends(api_key_principal)],
-    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Sales feedback: accepted, rejected, contacted, BANT, meeting, won, lost."""
-    return await _accept_one(request, principal, Channel.FEEDBACK, body, idempotency_key)
+    return await _accept_one(request, principal, Channel.FEEDBACK, body)
 
 
 BATCH_MODELS: dict[str, tuple[Channel, TypeAdapter[Any]]] = {
@@ -174,6 +180,8 @@ BATCH_MODELS: dict[str, tuple[Channel, TypeAdapter[Any]]] = {
     "feedback": (Channel.FEEDBACK, TypeAdapter(FeedbackEvent)),
 }
 
+BATCH_SOURCES = {channel: f"api:batch:{channel.value}" for channel, _ in BATCH_MODELS.values()}
+
 
 def _item_errors(exc: ValidationError, index: int) -> list[dict[str, str]]:
     return [
@@ -182,12 +190,11 @@ def _item_errors(exc: ValidationError, index: int) -> list[dict[str, str]]:
     ]
 
 
-@router.post("/events/batch", status_code=207, response_model=BatchResponse, responses=_ERRORS)
+@router.post("/events/batch", status_code=207, response_model=BatchResponse, **_EVENT_ROUTE)
 async def post_batch(
     request: Request,
     body: BatchRequest,
     principal: Annotated[Principal, Depends(api_key_principal)],
-    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Up to 1,000 mixed events (MAX_BATCH_EVENTS); each accepted (202) or rejected (422) on its own."""
     limit_ = settings_of(request).max_batch_events
@@ -199,6 +206,7 @@ async def post_batch(
 
     async def produce() -> BaseModel:
         now = datetime.now(UTC)
+        region = settings_of(request).default_phone_region
         results: list[BatchItemResult] = []
         events: list[LeadEvent] = []
         for index, item in enumerate(body.events):
@@ -214,13 +222,13 @@ async def post_batch(
             except ValidationError as exc:
                 results.append(BatchItemResult(index=index, status=422, errors=_item_errors(exc, index)))
                 continue
-            event = _event(request, channel, parsed, f"api:batch:{channel.value}", now)
+            source = BATCH_SOURCES[channel]
+            event = to_lead_event(channel, parsed, received_at=now, source=source, default_region=region)
             events.append(event)
             results.append(BatchItemResult(index=index, status=202, event_id=event.event_id, lead_id=event.lead_id))
         await state_of(request).intake.accept(events, request.headers.get("x-correlation-id"), now)
-        for result in results:
-            if result.status != 202:
-                metrics.REJECTED.labels("batch", "invalid_item").inc()
+        if len(results) > len(events):
+            metrics.REJECTED.labels("batch", "invalid_item").inc(len(results) - len(events))
         return BatchResponse(accepted=len(events), rejected=len(results) - len(events), results=results)
 
-    return await respond(request, principal, 207, produce, idempotency_key)
+    return await respond(request, principal, 207, produce)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,7 +23,7 @@ from services.ingest.producer import EventPublisher
 from services.ingest.ratelimit import TokenBuckets
 from services.ingest.settings import IngestSettings, get_settings
 from shared.db import create_engine, migrate, ping, session_factory, unit_of_work
-from shared.kafka import create_producer, is_transient
+from shared.kafka import Publisher, is_transient
 from shared.logging import configure_logging, log_fields
 from shared.service import add_ready_check, cancel_quietly, create_service_app
 
@@ -47,20 +48,20 @@ async def purge_forever(state: IngestState, interval_s: float) -> None:
 async def connect_forever(publisher: EventPublisher, settings: IngestSettings) -> None:
     """Start a producer, retrying while Kafka is away: ingest answers 503 meanwhile, never 202."""
     delay = settings.kafka_connect_backoff_s
-    while publisher.producer is None:
-        producer = create_producer(settings.kafka_bootstrap_servers, client_id=SERVICE)
+    while publisher.connected is None:
+        connected = Publisher.connect(settings.kafka_bootstrap_servers, client_id=SERVICE)
         try:
-            await producer.start()
+            await connected.start()
         except asyncio.CancelledError:
-            await asyncio.shield(producer.stop())  # shutting down mid-attempt: release its connections
+            await asyncio.shield(connected.producer.stop())  # shutting down mid-attempt: release its connections
             raise
         except Exception as exc:  # any failure to connect is retried: ingest must come up without Kafka
             log.warning("kafka not reachable, retrying", extra=log_fields(error=type(exc).__name__))
-            await producer.stop()
+            await connected.producer.stop()
             await asyncio.sleep(delay)
             delay = min(delay * 2, settings.kafka_connect_backoff_max_s)
             continue
-        publisher.producer = producer
+        publisher.connected = connected
 
 
 @asynccontextmanager
@@ -74,6 +75,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except BaseException:
         await engine.dispose()
         raise
+    # The group commit (intake.py) runs one statement per step: in autocommit that statement is its own
+    # transaction (no BEGIN, no COMMIT), and without the pool's pre-ping (a round trip before every step) a step is
+    # one round trip; intake retries a step once on a connection found dead instead. Every round trip of a group is
+    # latency for every request in it.
+    group_engine = create_async_engine(
+        settings.database_url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=2,
+        max_overflow=2,
+        pool_timeout=settings.db_pool_timeout_s,
+    )
     publisher = EventPublisher(None, settings.publish_timeout_s)
     app.state.ingest = IngestState(
         settings=settings,
@@ -81,6 +93,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             publisher,
             session_factory(engine),
             timedelta(hours=settings.idempotency_ttl_h),
+            group_engine,
         ),
         source_buckets=TokenBuckets(
             settings.rate_limit_per_source_per_s, settings.rate_limit_source_burst, settings.rate_limit_max_buckets
@@ -105,8 +118,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await cancel_quietly(tasks)
-        if publisher.producer is not None:
-            await publisher.producer.stop()  # flushes what is in flight before the process exits
+        if publisher.connected is not None:
+            await publisher.connected.stop()  # flushes what is in flight before the process exits
+        await group_engine.dispose()
         await engine.dispose()
 
 
@@ -135,8 +149,16 @@ class RequestGate:
             return
         settings = get_settings()
         path: str = scope["path"]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        media = headers.get("content-type", "").split(";")[0].strip().lower()
+        # Only two headers matter here: pick them out rather than decode every header of every request.
+        # (The last one wins when a header is repeated, as in a dict built from all of them.)
+        content_type, length = "", None
+        for name, value in scope["headers"]:
+            lowered = name.lower()
+            if lowered == b"content-type":
+                content_type = value.decode("latin-1")
+            elif lowered == b"content-length":
+                length = value.decode("latin-1")
+        media = content_type.split(";")[0].strip().lower()
         expected = _expected_types(path)
         if media not in expected and not (media.endswith("+json") and "application/json" in expected):
             await self._refuse(
@@ -144,7 +166,6 @@ class RequestGate:
             )
             return
         limit = _body_limit(settings, path)
-        length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             await self._refuse(scope, receive, send, 413, {"error": "payload_too_large", "limit_bytes": limit})
             return
@@ -178,6 +199,19 @@ class RequestGate:
         await JSONResponse(status_code=status, content=content)(scope, receive, send)
 
 
+def _vary_on_origin(send: Send) -> Send:
+    async def send_with_vary(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            varies = [value.decode("latin-1") for name, value in headers if name.lower() == b"vary"]
+            headers = [(name, value) for name, value in headers if name.lower() != b"vary"]
+            headers.append((b"vary", ", ".join([*varies, "Origin"]).encode("latin-1")))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return send_with_vary
+
+
 class LazyCors:
     """CORS for browser form posts, with the allow-list read from settings at the first request, not at import."""
 
@@ -186,6 +220,11 @@ class LazyCors:
         self._cors: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and all(name != b"origin" for name, _ in scope["headers"]):
+            # Not a cross-origin request (servers, bulk senders): all CORS would do is add "Vary: Origin", which
+            # is added here without Starlette parsing every request's and response's headers.
+            await self.app(scope, receive, _vary_on_origin(send))
+            return
         if self._cors is None:
             settings = get_settings()
             self._cors = CORSMiddleware(

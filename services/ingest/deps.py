@@ -11,9 +11,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Header, HTTPException, Request
+import orjson
+from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -26,6 +27,14 @@ from shared.db import unit_of_work
 
 log = logging.getLogger(__name__)
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+class JsonAnswer(JSONResponse):
+    """A JSONResponse rendered by orjson: the same compact UTF-8 JSON, several times faster (a batch answers 1,000
+    results)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 @dataclass(frozen=True)
@@ -65,10 +74,7 @@ def _unauthorized(code: str, detail: str) -> HTTPException:
     return HTTPException(401, {"error": code, "detail": detail})
 
 
-def api_key_principal(
-    request: Request, x_api_key: Annotated[str | None, Header(description="One of INGEST_API_KEYS")] = None
-) -> Principal:
-    """Server-to-server callers: an X-API-Key from INGEST_API_KEYS (open only when no key is configured)."""
+def _api_key_principal(request: Request, x_api_key: str | None) -> Principal:
     keys = settings_of(request).api_keys
     if not keys:
         principal = Principal("open", "open")
@@ -80,12 +86,19 @@ def api_key_principal(
     return principal
 
 
-def form_principal(
-    request: Request,
-    x_api_key: Annotated[str | None, Header(description="One of INGEST_API_KEYS (server-side posts)")] = None,
-    x_form_key: Annotated[str | None, Header(description="A site's public form key (browser posts)")] = None,
-) -> Principal:
+# The headers are read here, not declared as FastAPI Header() parameters or sub-dependencies: this FastAPI spends
+# 15-20 µs per request on each declared header and each sub-dependency, together a large share of a single
+# event's cost. The routes document them with header_docs(). And the dependencies are ``async def`` although they
+# never await: a plain ``def`` dependency runs in FastAPI's thread pool, a hand-off that cost even more.
+async def api_key_principal(request: Request) -> Principal:
+    """Server-to-server callers: an X-API-Key from INGEST_API_KEYS (open only when no key is configured)."""
+    return _api_key_principal(request, request.headers.get("x-api-key"))
+
+
+async def form_principal(request: Request) -> Principal:
     """Web forms take an API key, or a site's public form key that can submit forms and nothing else."""
+    x_form_key = request.headers.get("x-form-key")
+    x_api_key = request.headers.get("x-api-key")
     settings = settings_of(request)
     if x_form_key:
         site = next((s for k, s in settings.form_keys.items() if hmac.compare_digest(x_form_key, k)), None)
@@ -94,7 +107,7 @@ def form_principal(
         principal = Principal(f"form:{site}", f"form:{site}", form_site=site)
         limit(request, principal, per_ip=True)
         return principal
-    return api_key_principal(request, x_api_key)
+    return _api_key_principal(request, x_api_key)
 
 
 def client_ip(request: Request) -> str:
@@ -143,13 +156,13 @@ async def respond(
     principal: Principal,
     status: int,
     produce: Callable[[], Awaitable[BaseModel]],
-    idempotency_key: str | None,
     body_digest: str | None = None,
 ) -> JSONResponse:
     """Answer ``produce()``; with an Idempotency-Key, the first answer within the window is replayed."""
+    idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key is None:
         body = await guarded(request, produce)
-        return JSONResponse(status_code=status, content=body.model_dump(mode="json"))
+        return JsonAnswer(status_code=status, content=body.model_dump(mode="json"))
     if not _IDEMPOTENCY_KEY.match(idempotency_key):
         raise HTTPException(
             422,
@@ -186,7 +199,7 @@ async def respond(
             log.warning("idempotency answer not stored", extra={"fields": {"error": type(exc).__name__}})
             first = answer
         if first is answer:
-            return JSONResponse(status_code=status, content=answer.body)
+            return JsonAnswer(status_code=status, content=answer.body)
     if first.request_hash != request_hash:
         raise HTTPException(
             422,
@@ -196,13 +209,22 @@ async def respond(
             },
         )
     metrics.IDEMPOTENT_REPLAYS.inc()
-    return JSONResponse(status_code=first.status, content=first.body, headers={"Idempotent-Replayed": "true"})
+    return JsonAnswer(status_code=first.status, content=first.body, headers={"Idempotent-Replayed": "true"})
 
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="Repeat the same key (within 24 h) to get the first answer back; nothing is published again.",
-    ),
-]
+_HEADERS = {
+    "X-API-Key": "One of INGEST_API_KEYS",
+    "X-Form-Key": "A site's public form key (browser posts to POST /v1/events/form only)",
+    "Idempotency-Key": "Repeat the same key (within 24 h) to get the first answer back; nothing is published "
+    "again. 1-255 printable ASCII characters.",
+}
+
+
+def header_docs(*names: str) -> dict[str, Any]:
+    """``openapi_extra`` documenting the optional headers a route's dependencies read themselves."""
+    return {
+        "parameters": [
+            {"name": name, "in": "header", "required": False, "schema": {"type": "string"}, "description": text}
+            for name, text in ((name, _HEADERS[name]) for name in names)
+        ]
+    }

@@ -13,7 +13,14 @@ from fastapi.responses import JSONResponse
 
 from services.ingest import metrics
 from services.ingest.csv_import import CsvImportError, decode_lines, parse_rows
-from services.ingest.deps import IdempotencyKey, Principal, api_key_principal, respond, settings_of, state_of
+from services.ingest.deps import (
+    Principal,
+    api_key_principal,
+    header_docs,
+    respond,
+    settings_of,
+    state_of,
+)
 from services.ingest.domain import to_lead_event
 from services.ingest.schemas import ImportResponse, RowError
 from shared.events import Channel, LeadEvent
@@ -87,7 +94,7 @@ def _chunks(file: IO[bytes]) -> Iterator[bytes]:
     "/tradeshow",
     status_code=200,
     response_model=ImportResponse,
-    openapi_extra={"requestBody": _CSV_BODY},
+    openapi_extra={"requestBody": _CSV_BODY, **header_docs("X-API-Key", "Idempotency-Key")},
     responses={
         401: {"description": "Missing or wrong API key"},
         413: {"description": "File over MAX_CSV_BYTES"},
@@ -100,7 +107,6 @@ async def import_tradeshow(
     request: Request,
     principal: Annotated[Principal, Depends(api_key_principal)],
     show: Annotated[str, Query(min_length=1, max_length=500, description="The show the badge list is from")],
-    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Upload a show's badge list (CSV, UTF-8 or Shift_JIS; English or Japanese headers)."""
     settings = settings_of(request)
@@ -146,6 +152,6 @@ async def import_tradeshow(
         return ImportResponse(show=show, errors=errors, errors_truncated=result["rejected"] > len(errors), **result)
 
     try:
-        return await respond(request, principal, 200, produce, idempotency_key, body_digest=digest)
+        return await respond(request, principal, 200, produce, body_digest=digest)
     finally:
         spool.close()

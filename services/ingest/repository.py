@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.ingest.models import accepted_events, hubspot_contacts, idempotency_keys
 from shared.events import LeadEvent
@@ -63,33 +63,63 @@ async def record_answer(
     return first or answer
 
 
-async def accepted_since(session: AsyncSession, event_ids: Sequence[str], since: datetime) -> dict[str, datetime]:
+# Both group-commit statements take arrays, so their SQL text is the same whatever the group's size: one prepared
+# statement each (an expanding IN or a multi-VALUES insert is a new statement, prepared anew, for every size).
+_ACCEPTED_SINCE = sa.select(accepted_events.c.event_id, accepted_events.c.accepted_at).where(
+    accepted_events.c.event_id == sa.any_(sa.cast(sa.bindparam("event_ids"), ARRAY(sa.Text))),
+    accepted_events.c.accepted_at >= sa.bindparam("since"),
+)
+_ACCEPTED_ROWS = (
+    sa.func.unnest(
+        sa.cast(sa.bindparam("event_ids"), ARRAY(sa.Text)),
+        sa.cast(sa.bindparam("lead_ids"), ARRAY(sa.Text)),
+        sa.cast(sa.bindparam("accepted_at"), ARRAY(sa.DateTime(timezone=True))),
+    )
+    .table_valued(
+        sa.column("event_id", sa.Text),
+        sa.column("lead_id", sa.Text),
+        sa.column("accepted_at", sa.DateTime(timezone=True)),
+    )
+    .render_derived(name="accepted")
+)
+_MARK_ACCEPTED = insert(accepted_events).from_select(
+    ["event_id", "lead_id", "accepted_at"],
+    sa.select(_ACCEPTED_ROWS.c.event_id, _ACCEPTED_ROWS.c.lead_id, _ACCEPTED_ROWS.c.accepted_at),
+)
+_MARK_ACCEPTED = _MARK_ACCEPTED.on_conflict_do_update(
+    index_elements=["event_id"], set_={"accepted_at": _MARK_ACCEPTED.excluded.accepted_at}
+)
+
+
+async def accepted_since(
+    db: AsyncConnection | AsyncSession, event_ids: Sequence[str], since: datetime
+) -> dict[str, datetime]:
     """When each of these event ids was accepted (durably published), for those accepted since ``since``."""
     if not event_ids:
         return {}
-    result = await session.execute(
-        sa.select(accepted_events.c.event_id, accepted_events.c.accepted_at).where(
-            accepted_events.c.event_id.in_(list(set(event_ids))), accepted_events.c.accepted_at >= since
-        )
-    )
+    result = await db.execute(_ACCEPTED_SINCE, {"event_ids": list(set(event_ids)), "since": since})
     return {row[0]: row[1] for row in result}
 
 
-async def mark_accepted(session: AsyncSession, accepted: Sequence[tuple[LeadEvent, datetime]]) -> None:
-    """Remember published event ids with when they were accepted, so a repeat within the window publishes nothing."""
+async def mark_accepted(db: AsyncConnection | AsyncSession, accepted: Sequence[tuple[LeadEvent, datetime]]) -> None:
+    """Remember published event ids with when they were accepted, so a repeat within the window publishes nothing.
+
+    One statement for the whole group (rows unnested from three arrays), so it is atomic on its own.
+    """
     if not accepted:
         return
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[str, tuple[str, datetime]] = {}
     for event, at in accepted:
         row = latest.get(event.event_id)
-        if row is None or at > row["accepted_at"]:
-            latest[event.event_id] = {"event_id": event.event_id, "lead_id": event.lead_id, "accepted_at": at}
-    stmt = insert(accepted_events)
-    # executemany form: one cached compiled statement, not a new multi-VALUES statement compiled per batch size
-    # (those filled SQLAlchemy's statement cache and cost CPU and memory on every request)
-    await session.execute(
-        stmt.on_conflict_do_update(index_elements=["event_id"], set_={"accepted_at": stmt.excluded.accepted_at}),
-        list(latest.values()),
+        if row is None or at > row[1]:
+            latest[event.event_id] = (event.lead_id, at)
+    await db.execute(
+        _MARK_ACCEPTED,
+        {
+            "event_ids": list(latest),
+            "lead_ids": [lead for lead, _ in latest.values()],
+            "accepted_at": [at for _, at in latest.values()],
+        },
     )
 
 

@@ -18,7 +18,10 @@ _EMAIL_SHAPE = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 def _valid_email(value: str) -> str:
     normalized = normalize_email(value)
     # A NUL or other control character would pass the shape check and then fail every database downstream.
-    if not _EMAIL_SHAPE.match(normalized) or any(unicodedata.category(ch) in ("Cc", "Cf") for ch in normalized):
+    # isprintable() is False for every Cc and Cf character: the per-character scan runs only when it can find one.
+    if not _EMAIL_SHAPE.match(normalized) or (
+        not normalized.isprintable() and any(unicodedata.category(ch) in ("Cc", "Cf") for ch in normalized)
+    ):
         raise ValueError("not an email address")
     return normalized
 
