@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import orjson
@@ -40,11 +41,38 @@ async def slack_counts(http: httpx.AsyncClient, standins: str, run: str) -> Coun
     return _count_named(texts, run)
 
 
-async def email_counts(http: httpx.AsyncClient, standins: str, run: str) -> Counter[int]:
-    """Emails received per lead of the run (found by name in the subject)."""
+@dataclass(frozen=True)
+class EmailSeen:
+    """Emails per lead as the rep's mailbox shows them, and the SMTP transmissions beyond that."""
+
+    per_lead: Counter[int]  # seq → distinct messages (by Message-ID) naming the lead
+    retransmissions: int  # copies of a Message-ID the server had already received
+
+
+async def email_counts(http: httpx.AsyncClient, standins: str, run: str) -> EmailSeen:
+    """Emails received per lead of the run (found by name in the subject), counted by Message-ID.
+
+    SMTP cannot be asked what a server already took, so a notifier killed between the server's reply to DATA
+    and its own "sent" mark sends that email again after the restart, under the same Message-ID, which mail
+    clients show once. Those copies are counted apart (``retransmissions``), not as a second email: two
+    *different* messages about one lead still count as doubled.
+    """
     response = await http.get(f"{standins}/_standin/mail/messages")
     response.raise_for_status()
-    return _count_named([m.get("subject") or "" for m in response.json()["messages"]], run)
+    return count_emails(response.json()["messages"], run)
+
+
+def count_emails(messages: Iterable[dict[str, Any]], run: str) -> EmailSeen:
+    """Pure: the sink's messages counted per lead of the run by Message-ID, and the copies beyond that."""
+    distinct: dict[str, str] = {}
+    copies = 0
+    for m in messages:
+        message_id = m.get("message_id") or f"no-id-{len(distinct)}-{copies}"
+        if message_id in distinct:
+            copies += 1
+        else:
+            distinct[message_id] = m.get("subject") or ""
+    return EmailSeen(_count_named(distinct.values(), run), copies)
 
 
 def _count_named(texts: Iterable[str], run: str) -> Counter[int]:

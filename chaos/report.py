@@ -43,6 +43,9 @@ class ChaosReport:
     faults: list[FaultResult]
     poison: list[PoisonResult]
     load: dict[str, Any] = field(default_factory=dict)
+    # Copies of an email the SMTP server already had (same Message-ID, sent again after a crash between the
+    # server's accept and the notifier's mark): shown once by mail clients, so not "doubled", but reported.
+    email_retransmissions: int = 0
 
     @property
     def ok(self) -> bool:
@@ -60,6 +63,7 @@ class ChaosReport:
             "layout": self.layout,
             "duration_s": round(self.duration_s, 1),
             "load": self.load,
+            "email_retransmissions": self.email_retransmissions,
             "stages": [{**asdict(s), "ok": s.ok} for s in self.stages],
             "faults": [{**asdict(f), "ok": f.ok} for f in self.faults],
             "poison": {
@@ -88,6 +92,11 @@ def format_text(report: ChaosReport) -> str:
             lines.append(f"      lost, e.g. {', '.join(s.lost_samples)}")
         if s.duplicated_samples:
             lines.append(f"      doubled or unwanted, e.g. {', '.join(s.duplicated_samples)}")
+    if report.email_retransmissions:
+        lines.append(
+            f"  email: {report.email_retransmissions} SMTP re-transmission(s) of a delivered message under the same "
+            "Message-ID (a notifier killed between the server's accept and its mark; mail clients show one)"
+        )
     lines += ["", f"  {'fault':<18}{'lasted':>8}{'recovered in':>14}"]
     for f in report.faults:
         recovered = f"{f.recovered_s:.1f}s" if f.recovered_s is not None else "never"

@@ -87,6 +87,7 @@ async def run_chaos(lay: stack.Layout, settings: ChaosSettings, *, say: bool = T
         stages=tally(load.plans, seen),
         faults=faults,
         poison=poison,
+        email_retransmissions=seen.email_retransmissions,
         load={
             "sent": len(load.plans),
             "accepted": len(load.accepted),
@@ -134,21 +135,23 @@ async def _settle(http: httpx.AsyncClient, urls: Endpoints, load: LoadGenerator,
     deadline = time.monotonic() + settings.settle_timeout_s
     while time.monotonic() < deadline:
         slack = await observe.slack_counts(http, urls.standins, load.run)
-        email = await observe.email_counts(http, urls.standins, load.run)
+        email = (await observe.email_counts(http, urls.standins, load.run)).per_lead
         if all(slack.get(s) for s in alerted) and all(email.get(s) for s in alerted):
             break
         await asyncio.sleep(settings.poll_interval_s)
     # A delivery retried after a timeout lands late: give it the length of one Slack hang to show up.
     await asyncio.sleep(min(settings.slack_hang_s, settings.settle_timeout_s))
     events = observe.accepted_events(load.plans, load.accepted)
+    emails = await observe.email_counts(http, urls.standins, load.run)
     return Observed(
         accepted=dict(load.accepted),
         scored=await observe.scored_counts(http, urls.scoring, events),
         decisions=await observe.decision_counts(urls.database_url, list(events)),
         slack=await observe.slack_counts(http, urls.standins, load.run),
-        email=await observe.email_counts(http, urls.standins, load.run),
+        email=emails.per_lead,
         refused=frozenset(load.refused),
         resend_mismatches=load.resend_mismatches,
+        email_retransmissions=emails.retransmissions,
     )
 
 

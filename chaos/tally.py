@@ -34,11 +34,13 @@ class Observed:
     scored: Mapping[str, int]  # lead id → times its event counts in the lead's score (0: never scored)
     decisions: Mapping[str, int]  # lead id → routing decisions made for it
     slack: Mapping[int, int]  # seq → Slack messages naming the lead
-    email: Mapping[int, int]  # seq → emails naming the lead
+    email: Mapping[int, int]  # seq → emails naming the lead, by Message-ID (as a mailbox shows them)
     refused: frozenset[int] = field(default_factory=frozenset)  # seqs never accepted within the client's patience
     # Resends (the same body and event id posted again) that ingest answered with a different event id: the
     # same submission would be applied twice downstream.
     resend_mismatches: int = 0
+    # SMTP copies of a message already delivered (same Message-ID): reported, see chaos/observe.py email_counts
+    email_retransmissions: int = 0
 
 
 SAMPLES = 5

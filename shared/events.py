@@ -213,7 +213,7 @@ class LeadScored(_Model):
     """A lead's state after scoring one event: the payload of ``Topics.SCORED``."""
 
     lead_id: str
-    person: Person | None
+    person: Person | None = None
     fit: float
     intent: float
     total: float
@@ -267,8 +267,8 @@ class RoutingDecision(_Model):
     decision_id: str
     lead_id: str
     kind: DecisionKind
-    owner: RepRef | None
-    team: str | None
+    owner: RepRef | None = None
+    team: str | None = None
     queue: str | None = None
     queue_contact: RepRef | None = Field(default=None, description="Who watches the fallback queue: alerted instead.")
     rule: str
@@ -301,7 +301,7 @@ class SlaEvent(_Model):
     fired_at: PlausibleTime
     reminder_fraction: float | None = None
     late_by_seconds: float | None = None
-    owner: RepRef | None
+    owner: RepRef | None = None
     escalate_to: RepRef | None = None
     team_channel: str | None = None
     follow_up_attempts: int = 0
@@ -312,7 +312,7 @@ class DeadLetter(_Model):
     topic: str
     partition: int
     offset: int
-    key: str | None
+    key: str | None = None
     error: str
     consumer: str
     raw: str

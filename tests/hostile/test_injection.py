@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.conftest import StackUrls
+from tests.e2e.helpers import lead_id
 from tests.hostile.helpers import email_alert, mrkdwn_texts, post_demo_request, slack_alert, tagged
 
 pytestmark = pytest.mark.integration
@@ -98,12 +99,15 @@ async def test_sql_in_a_name_and_company_is_stored_and_shown_verbatim(
     tag = tagged()
     name = f"Robert'); DROP TABLE scoring.leads;-- {tag}"
     company = f"x' OR '1'='1' -- {tag}"
-    await post_demo_request(http, stack_urls, name=name, company=company)
+    body = await post_demo_request(http, stack_urls, name=name, company=company)
     # When the owner is alerted (so scoring, router and notifier all stored and read the lead)
     message = await slack_alert(http, stack_urls, tag)
     mail = await email_alert(http, stack_urls, tag)
-    # Then the name and company arrive exactly as typed, and nothing ran: scoring still has its tables
+    # Then the name and company arrive exactly as typed, and nothing ran: scoring still has its tables and reads
+    # the lead back from them
     assert name in message["text"]
     assert company in message["text"]
     assert name in mail["text"]
-    assert (await http.get(f"{stack_urls.scoring}/v1/leads/ld_{'0' * 24}/score")).status_code == 404
+    stored = await http.get(f"{stack_urls.scoring}/v1/leads/{lead_id(body)}/score")
+    assert stored.status_code == 200
+    assert stored.json()["lead_id"] == lead_id(body)

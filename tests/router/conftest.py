@@ -34,6 +34,7 @@ from shared.events import (
     Temperature,
     Topics,
 )
+from shared.kafka import Publisher
 from shared.outbox import Outbox
 from tests.conftest import StackUrls
 
@@ -50,7 +51,7 @@ class RouterDb:
 
     def outbox(self) -> Outbox:
         # No producer: these tests read what was written to the outbox; nothing here is ever published.
-        return Outbox(outbox, None, self.sessions)  # type: ignore[arg-type]
+        return Outbox(outbox, Publisher(lambda: None, name="router-test"), self.sessions)
 
     def handler(self, now: datetime, config: RoutingConfig | None = None) -> RouterHandler:
         chosen = config or self.config

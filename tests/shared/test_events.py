@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
-from shared.events import Bant, Channel, CloudEvent, EventKind, LeadEvent, decode
+from shared.events import Bant, Channel, CloudEvent, EventKind, LeadEvent, RoutingDecision, decode
 from shared.kafka import is_transient
 from shared.signatures import leadflow_signature, signed_headers
 
@@ -75,3 +75,20 @@ def test_an_exhausted_connection_pool_is_transient() -> None:
     from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
     assert is_transient(PoolTimeoutError("QueuePool limit of size 5 overflow 5 reached"))
+
+
+def test_a_fallback_queue_decision_about_an_unknown_person_round_trips_through_its_bytes() -> None:
+    # Given a decision with no owner and no team (the fallback queue) about a lead scored without a person
+    # (behaviour only): to_bytes leaves the None fields out, and decoding must not call them missing
+    from tests.notifier.factories import a_decision, a_lead
+
+    lead = a_lead().model_copy(update={"person": None})
+    decision = a_decision(lead=lead).model_copy(update={"owner": None, "team": None})
+    cloud = CloudEvent[RoutingDecision](
+        id="d1", source="/test", type="io.leadflow.routing.decision.v1", time=datetime(2026, 1, 1, tzinfo=UTC),
+        data=decision,
+    )  # fmt: skip
+    back = decode(cloud.to_bytes(), RoutingDecision).data
+    assert back.owner is None
+    assert back.team is None
+    assert back.lead.person is None
