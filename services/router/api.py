@@ -47,6 +47,9 @@ async def get_lead(request: Request, lead_id: str = LeadId) -> LeadOut:
     """Score, rank, temperature, stage, owner, SLA due time, and why it went where it went."""
     config: RoutingConfig = request.app.state.routing
     async with request.app.state.sessions() as session:
+        # One snapshot for the row, its trace and its history: a decision committed between two reads would
+        # otherwise show the new history next to the old owner.
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         row = await repository.lead_row(session, lead_id)
         if row is None:
             raise HTTPException(404, {"error": "lead_not_found", "lead_id": lead_id})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -15,18 +16,30 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.router import metrics, repository
 from services.router.config import RepOverride, RoutingConfig
-from services.router.decisions import ReassignCause, decide, reassign, seminar_follow_ups, start_later_clock
+from services.router.decisions import (
+    ReassignCause,
+    build_decision,
+    decide,
+    decision_message,
+    note_decision,
+    reassign,
+    seminar_follow_ups,
+    start_later_clock,
+)
 from services.router.domain import (
     Feedback,
+    assign,
     became_sql,
+    match_rule,
     meets_clock,
     read_feedback,
     rejecting_rep,
     routing_trigger,
 )
+from services.router.domain.batch import BatchState
 from shared.consumer import Decoded, Record, bind_correlation, header
 from shared.db import unit_of_work
-from shared.events import CloudEvent, CloudEventType, EventKind, LeadScored, SlaKind, decode
+from shared.events import CloudEvent, CloudEventType, EventKind, LeadScored, SlaKind
 from shared.kafka import OutgoingMessage, PoisonRecord
 from shared.logging import log_fields
 from shared.metrics import CONVERSIONS, SLA_OUTCOMES, TIME_TO_FIRST_CONTACT
@@ -35,6 +48,17 @@ from shared.outbox import Outbox
 log = logging.getLogger(__name__)
 # Clocks that a first contact meets (an SQL's clock waits for the proposal meeting instead).
 _FIRST_CONTACT = frozenset({SlaKind.RANK_A, SlaKind.MQL})
+# Sales feedback: what can stop a clock, reassign a lead or count a conversion.
+_FEEDBACK = frozenset(
+    {
+        EventKind.SALES_CONTACTED,
+        EventKind.SALES_REJECTED,
+        EventKind.SALES_ACCEPTED,
+        EventKind.SALES_MEETING,
+        EventKind.SALES_WON,
+        EventKind.SALES_LOST,
+    }
+)
 _OUTCOMES = {
     EventKind.SALES_ACCEPTED: "accepted",
     EventKind.SALES_REJECTED: "rejected",
@@ -44,10 +68,24 @@ _OUTCOMES = {
 }
 
 
+def _one_by_one(scored: LeadScored) -> bool:
+    """Whether a record needs the per-record path: sales feedback, or a lead becoming SQL."""
+    return became_sql(scored) or any(e.kind in _FEEDBACK for e in scored.new_events)
+
+
+def _routed(batch: BatchState, lead_id: str) -> bool:
+    lead = batch.leads.get(lead_id)
+    return lead is not None and lead.routed
+
+
+# Parametrized once: a generic model looked up per record is a measurable share of decoding.
+_SCORED = CloudEvent[LeadScored]
+
+
 def decode_scored(record: Record) -> CloudEvent[LeadScored]:
     if record.value is None:
         raise PoisonRecord("empty record")
-    event = decode(record.value, LeadScored)
+    event = _SCORED.model_validate_json(record.value)
     if event.type != CloudEventType.LEAD_SCORED:
         raise PoisonRecord(f"unexpected CloudEvent type {event.type!r}")
     return event
@@ -72,18 +110,124 @@ class RouterHandler:
         self.clock = clock
 
     async def apply(self, items: Sequence[Decoded[CloudEvent[LeadScored]]]) -> list[OutgoingMessage]:
+        """Apply a batch in one transaction: a few bulk reads, every record decided in memory, bulk writes.
+
+        Records carrying sales feedback (or making a routed lead SQL) are rare and touch more state (timers,
+        earlier decisions, reassignment): the batch writes what it has so far and applies those one by one,
+        against the database, exactly as before; then carries on in memory.
+        """
         config = self.config()
         messages: list[OutgoingMessage] = []
         async with unit_of_work(self.sessions) as session:
-            # Read per batch, not cached: a PUT /v1/reps on any instance applies to the next lead everywhere.
-            overrides = await repository.load_overrides(session)
+            fresh = await repository.mark_applied_many(session, [cloud.id for _, cloud in items])
+            todo: list[Decoded[CloudEvent[LeadScored]]] = []
             for record, cloud in items:
+                if cloud.id in fresh:
+                    fresh.discard(cloud.id)  # a record delivered twice in one batch applies once
+                    todo.append((record, cloud))
+            if not todo:
+                return []
+            batch = await self._load(session, [cloud.data for _, cloud in todo], config)
+            overrides: Mapping[str, RepOverride] | None = None
+            now = None
+            for record, cloud in todo:
                 bind_correlation(record)
-                if not await repository.mark_applied(session, cloud.id):
+                correlation_id = header(record, "correlation_id")
+                now = self.clock()
+                scored = cloud.data
+                if _one_by_one(scored):
+                    await self._flush(session, batch, now)
+                    overrides = overrides if overrides is not None else await repository.load_overrides(session)
+                    messages += await self._apply_one(session, cloud, config, overrides, correlation_id, now)
+                    await self._reload(session, batch, scored.lead_id)
                     continue
-                messages += await self._apply_one(session, cloud, config, overrides, header(record, "correlation_id"))
+                sla_kind = None if _routed(batch, scored.lead_id) else routing_trigger(scored, config)
+                if sla_kind is not None:
+                    if overrides is None:
+                        # Read per batch, not cached: a PUT /v1/reps on any instance applies to the next lead
+                        # everywhere.
+                        overrides = await repository.load_overrides(session)
+                    messages += self._route(batch, cloud, sla_kind, config, overrides, now, correlation_id)
+                else:
+                    batch.project(scored, now)
+                if any(e.kind is EventKind.WEBINAR_ATTENDED for e in scored.new_events):
+                    # After routing: the follow-up goes to whoever owns the lead once this update applied.
+                    lead = batch.leads[scored.lead_id]
+                    messages += seminar_follow_ups(scored, lead, config, now=now, correlation_id=correlation_id)
+            assert now is not None  # the batch had records to apply
+            await self._flush(session, batch, now)
             await self.outbox.add(session, messages)
         return messages
+
+    async def _load(self, session: AsyncSession, updates: Sequence[LeadScored], config: RoutingConfig) -> BatchState:
+        """Everything the batch reads, in a few queries: its leads (locked), and when it may route anyone, the
+        reps' loads, the rotations of the teams it may route to (locked) and the owners of its accounts."""
+        lead_ids = sorted({scored.lead_id for scored in updates})
+        batch = BatchState({row.lead_id: row for row in await repository.lock_leads(session, lead_ids)})
+        routable = [
+            scored
+            for scored in updates
+            if not _routed(batch, scored.lead_id) and routing_trigger(scored, config) is not None
+        ]
+        if routable:
+            batch.loads = Counter(await repository.open_loads(session))
+            batch.rotations = await repository.lock_rotations(session, [match_rule(s, config).team for s in routable])
+            if config.account_match.enabled:
+                keys = [s.person.company_key for s in routable if s.person is not None and s.person.company_key]
+                batch.outside_owners = await repository.outside_account_owners(session, keys, lead_ids)
+        return batch
+
+    def _route(
+        self,
+        batch: BatchState,
+        cloud: CloudEvent[LeadScored],
+        sla_kind: SlaKind,
+        config: RoutingConfig,
+        overrides: Mapping[str, RepOverride],
+        now: datetime,
+        correlation_id: str | None,
+    ) -> list[OutgoingMessage]:
+        """``decide``, against the batch's state: same rule, rotation, loads and account owner, same records."""
+        scored = cloud.data
+        batch.project(scored, now)
+        team = match_rule(scored, config).team
+        assert batch.loads is not None, "loaded whenever the batch may route"
+        owner_of_account = None
+        if config.account_match.enabled and scored.person is not None:
+            owner_of_account = batch.account_owner(scored.person.company_key, scored.lead_id)
+        assignment = assign(
+            scored,
+            config,
+            now=now,
+            loads=batch.loads,
+            rotation=batch.rotations[team],
+            account_owner_rep_id=owner_of_account,
+            rep_overrides=overrides,
+        )
+        if assignment.rotation is not None:
+            batch.save_rotation(assignment.rotation)
+        decided = build_decision(
+            scored, assignment, config, decision_id=decision_id_for(cloud.id), sla_kind=sla_kind, now=now
+        )
+        batch.add_decision(decided.row, decided.timers)
+        batch.set_owner(scored.lead_id, decided.ownership)
+        note_decision(decided)
+        return [decision_message(decided.decision, correlation_id)]
+
+    async def _flush(self, session: AsyncSession, batch: BatchState, now: datetime) -> None:
+        """Write what the batch changed since the last flush: one statement per table."""
+        changed, decisions, timers, rotations = batch.take_writes()
+        await repository.write_leads(session, changed)
+        await repository.add_decisions(session, decisions)
+        await repository.add_timer_rows(session, timers)
+        await repository.save_rotations(session, rotations, now)
+
+    async def _reload(self, session: AsyncSession, batch: BatchState, lead_id: str) -> None:
+        """After a record was applied one by one: take its lead and the rotations as the database has them."""
+        [row] = await repository.lock_leads(session, [lead_id])
+        batch.replace(row)
+        if batch.rotations:
+            batch.rotations = await repository.lock_rotations(session, list(batch.rotations))
 
     async def _apply_one(
         self,
@@ -92,9 +236,10 @@ class RouterHandler:
         config: RoutingConfig,
         overrides: Mapping[str, RepOverride],
         correlation_id: str | None,
+        now: datetime,
     ) -> list[OutgoingMessage]:
+        """One record against the database: feedback, the SQL clock, reassignment (the rare, stateful path)."""
         scored = cloud.data
-        now = self.clock()
         existing = await repository.lead_row(session, scored.lead_id, lock=True)
         await repository.upsert_projection(
             session,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from services.router import metrics, repository
 from services.router.config import Rep, RepOverride, RoutingConfig
 from services.router.domain import (
     Assignment,
+    TimerSpec,
     assign,
     attendances,
     check_rep,
@@ -44,6 +46,8 @@ from shared.kafka import OutgoingMessage
 from shared.logging import log_fields
 
 log = logging.getLogger(__name__)
+# Parametrized once: a generic model looked up per decision is a measurable share of writing one.
+_DECISION_EVENT = CloudEvent[RoutingDecision]
 
 
 class ReassignCause:
@@ -95,6 +99,39 @@ async def decide(
         )
     if assignment.rotation is not None:
         await repository.save_rotation(session, assignment.rotation, now)
+    decided = build_decision(
+        scored, assignment, config, decision_id=decision_id, sla_kind=sla_kind, now=now, reassignment=reassignment
+    )
+    await repository.add_decision(session, decided.row)
+    await repository.set_owner(session, scored.lead_id, decided.ownership)
+    if decided.timers:
+        await repository.add_timers(session, decision_id, scored.lead_id, decided.timers)
+    note_decision(decided)
+    return decision_message(decided.decision, correlation_id)
+
+
+@dataclass(frozen=True)
+class Decided:
+    """One decision, ready to store: what is published, its row, the lead's new ownership and its alarms."""
+
+    decision: RoutingDecision
+    row: dict[str, Any]
+    ownership: dict[str, Any]
+    timers: list[TimerSpec]
+    fallback: bool
+
+
+def build_decision(
+    scored: LeadScored,
+    assignment: Assignment,
+    config: RoutingConfig,
+    *,
+    decision_id: str,
+    sla_kind: SlaKind,
+    now: datetime,
+    reassignment: Mapping[str, Any] | None = None,
+) -> Decided:
+    """Pure: turn an assignment into the decision, its stored row, the lead's ownership and its SLA alarms."""
     kind, reason, trace = assignment.kind, assignment.reason, dict(assignment.trace)
     if reassignment is not None:
         trace["reassignment"] = dict(reassignment)
@@ -125,54 +162,52 @@ async def decide(
         trace=trace,
         decided_at=now,
     )
-    await repository.add_decision(
-        session,
-        {
-            "decision_id": decision_id,
-            "lead_id": scored.lead_id,
-            "kind": kind.value,
-            "rep_id": owner.rep_id if owner else None,
-            "team_id": assignment.team_id,
-            "queue_id": assignment.queue_id,
-            "rule_id": assignment.rule_id,
-            "reason": reason,
-            "trace": trace,
-            "sla_kind": sla_kind.value,
-            "sla_due_at": due,
-            "decided_at": now,
-            "lead": scored.model_dump(mode="json"),
-        },
-    )
-    await repository.set_owner(
-        session,
-        scored.lead_id,
-        {
-            "routed": True,
-            "owner_rep_id": owner.rep_id if owner else None,
-            "team_id": assignment.team_id,
-            "queue_id": assignment.queue_id,
-            "decision_id": decision_id,
-            "sla_kind": sla_kind.value,
-            "sla_due_at": due,
-            # A queued lead has no owner whose clock could run: the queue's manager was alerted instead.
-            "sla_status": "open" if owner else "queued",
-            "why": reason,
-        },
-    )
-    if owner is not None:
-        await repository.add_timers(
-            session, decision_id, scored.lead_id, sla_timers(decision_id, sla_kind, now, config)
-        )
-    metrics.DECISIONS.labels(kind.value, sla_kind.value).inc()
-    if assignment.kind is DecisionKind.FALLBACK:
-        log.warning("nobody eligible: lead sent to the fallback queue", extra=log_fields(lead_id=scored.lead_id))
+    row = {
+        "decision_id": decision_id,
+        "lead_id": scored.lead_id,
+        "kind": kind.value,
+        "rep_id": owner.rep_id if owner else None,
+        "team_id": assignment.team_id,
+        "queue_id": assignment.queue_id,
+        "rule_id": assignment.rule_id,
+        "reason": reason,
+        "trace": trace,
+        "sla_kind": sla_kind.value,
+        "sla_due_at": due,
+        "decided_at": now,
+        "lead": scored.model_dump(mode="json"),
+    }
+    ownership = {
+        "routed": True,
+        "owner_rep_id": owner.rep_id if owner else None,
+        "team_id": assignment.team_id,
+        "queue_id": assignment.queue_id,
+        "decision_id": decision_id,
+        "sla_kind": sla_kind.value,
+        "sla_due_at": due,
+        # A queued lead has no owner whose clock could run: the queue's manager was alerted instead.
+        "sla_status": "open" if owner else "queued",
+        "why": reason,
+    }
+    timers = sla_timers(decision_id, sla_kind, now, config) if owner is not None else []
+    return Decided(decision, row, ownership, timers, fallback=assignment.kind is DecisionKind.FALLBACK)
+
+
+def note_decision(decided: Decided) -> None:
+    """Count and log a decision once it is stored."""
+    decision = decided.decision
+    metrics.DECISIONS.labels(decision.kind.value, decision.sla_kind.value).inc()
+    if decided.fallback:
+        log.warning("nobody eligible: lead sent to the fallback queue", extra=log_fields(lead_id=decision.lead_id))
     log.info(
         "lead routed",
         extra=log_fields(
-            lead_id=scored.lead_id, decision_id=decision_id, kind=kind.value, rep=owner.rep_id if owner else None
+            lead_id=decision.lead_id,
+            decision_id=decision.decision_id,
+            kind=decision.kind.value,
+            rep=decision.owner.rep_id if decision.owner else None,
         ),
     )
-    return decision_message(decision, correlation_id)
 
 
 async def start_later_clock(
@@ -241,7 +276,7 @@ def seminar_follow_ups(
 
 def decision_message(decision: RoutingDecision, correlation_id: str | None) -> OutgoingMessage:
     """The RoutingDecision as a CloudEvent on Topics.DECISIONS, id = decision id (consumers dedupe on it)."""
-    cloud = CloudEvent[RoutingDecision](
+    cloud = _DECISION_EVENT(
         id=decision.decision_id,
         source="/leadflow/router",
         type=CloudEventType.ROUTING_DECISION,

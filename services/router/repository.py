@@ -8,14 +8,141 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.config import RepOverride
 from services.router.domain import RotationState, TimerSpec
+from services.router.domain.batch import OPEN_STAGES, AccountLead, LeadRow
 from services.router.models import applied, decisions, leads, rep_overrides, rotation, sla_timers
 
-OPEN_STAGES = ("lead", "mql", "tql", "sal", "sql", "opportunity")
+__all__ = ["OPEN_STAGES"]
+
+_TEXTS = ARRAY(sa.Text)
+# Compiled once, executed with a whole batch's values (a VALUES list per batch size would recompile each time).
+_MARK_APPLIED = (
+    insert(applied)
+    .from_select(["event_id"], sa.select(sa.func.unnest(sa.bindparam("ids", type_=_TEXTS))))
+    .on_conflict_do_nothing()
+    .returning(applied.c.event_id)
+)
+_ADD_TEAMS = (
+    insert(rotation)
+    .from_select(["team_id"], sa.select(sa.func.unnest(sa.bindparam("teams", type_=_TEXTS))))
+    .on_conflict_do_nothing()
+)
+_LEAD_COLUMNS = [c.name for c in leads.columns]
+_upsert_leads = insert(leads)
+_UPSERT_LEADS = _upsert_leads.on_conflict_do_update(
+    index_elements=["lead_id"], set_={c: _upsert_leads.excluded[c] for c in _LEAD_COLUMNS if c != "lead_id"}
+)
+_ADD_DECISIONS = insert(decisions).on_conflict_do_nothing()
+_ADD_TIMERS = insert(sla_timers).on_conflict_do_nothing(index_elements=["timer_id"])
+_SAVE_ROTATION = (
+    sa.update(rotation)
+    .where(rotation.c.team_id == sa.bindparam("b_team_id"))
+    .values(
+        last_rep_id=sa.bindparam("b_last_rep_id"),
+        current_weights=sa.bindparam("b_current_weights"),
+        updated_at=sa.bindparam("b_updated_at"),
+    )
+)
+
+
+# --- one consumer batch, in bulk -------------------------------------------------------------------
+
+
+async def mark_applied_many(session: AsyncSession, event_ids: Sequence[str]) -> set[str]:
+    """Record that scored events were applied; returns those that were not already (the rest are redeliveries)."""
+    if not event_ids:
+        return set()
+    return set((await session.execute(_MARK_APPLIED, {"ids": list(event_ids)})).scalars())
+
+
+async def lock_leads(session: AsyncSession, lead_ids: Sequence[str]) -> list[LeadRow]:
+    """The batch's existing leads, row-locked until commit, taken in lead id order (no deadlock between
+    batches, whatever order their records came in)."""
+    if not lead_ids:
+        return []
+    # Not the reasons: every lead written back takes them from its new scored update.
+    columns = [c for c in leads.columns if c.name != "reasons"]
+    stmt = sa.select(*columns).where(leads.c.lead_id == sa.any_(sa.bindparam("ids", type_=_TEXTS)))
+    rows = await session.execute(stmt.order_by(leads.c.lead_id).with_for_update(), {"ids": sorted(set(lead_ids))})
+    return [LeadRow.from_mapping(row._mapping) for row in rows]
+
+
+async def lock_rotations(session: AsyncSession, team_ids: Sequence[str]) -> dict[str, RotationState]:
+    """Several teams' rotations, row-locked until commit in team id order (see ``lock_rotation``)."""
+    teams = sorted(set(team_ids))
+    if not teams:
+        return {}
+    await session.execute(_ADD_TEAMS, {"teams": teams})
+    stmt = sa.select(rotation).where(rotation.c.team_id.in_(teams)).order_by(rotation.c.team_id).with_for_update()
+    return {
+        row.team_id: RotationState(
+            team_id=row.team_id, last_rep_id=row.last_rep_id, current_weights=dict(row.current_weights)
+        )
+        for row in await session.execute(stmt)
+    }
+
+
+async def outside_account_owners(
+    session: AsyncSession, company_keys: Sequence[str], batch_lead_ids: Sequence[str]
+) -> dict[str, AccountLead]:
+    """Per account, its most recently updated owned, open lead that is not in the batch (those the batch
+    tracks itself)."""
+    keys = sorted({k for k in company_keys if k})
+    if not keys:
+        return {}
+    stmt = (
+        sa.select(leads.c.company_key, leads.c.lead_id, leads.c.owner_rep_id, leads.c.updated_at)
+        .ext(distinct_on(leads.c.company_key))
+        .where(
+            leads.c.company_key == sa.any_(sa.bindparam("keys", type_=_TEXTS)),
+            leads.c.lead_id != sa.all_(sa.bindparam("batch", type_=_TEXTS)),
+            leads.c.owner_rep_id.is_not(None),
+            leads.c.stage.in_(OPEN_STAGES),
+        )
+        .order_by(leads.c.company_key, leads.c.updated_at.desc())
+    )
+    rows = await session.execute(stmt, {"keys": keys, "batch": list(batch_lead_ids)})
+    return {row.company_key: AccountLead(row.lead_id, row.owner_rep_id, row.updated_at) for row in rows}
+
+
+async def write_leads(session: AsyncSession, rows: Sequence[LeadRow]) -> None:
+    """Write the batch's leads back, every column, one statement executed over all of them."""
+    if rows:
+        await session.execute(_UPSERT_LEADS, [row.values() for row in rows])
+
+
+async def add_decisions(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        await session.execute(_ADD_DECISIONS, list(rows))
+
+
+async def add_timer_rows(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Persist SLA alarms given as rows; deterministic ids make a replay a no-op."""
+    if rows:
+        await session.execute(_ADD_TIMERS, list(rows))
+
+
+async def save_rotations(session: AsyncSession, states: Sequence[RotationState], now: datetime) -> None:
+    if states:
+        await session.execute(
+            _SAVE_ROTATION,
+            [
+                {
+                    "b_team_id": s.team_id,
+                    "b_last_rep_id": s.last_rep_id,
+                    "b_current_weights": dict(s.current_weights),
+                    "b_updated_at": now,
+                }
+                for s in states
+            ],
+        )
+
+
+# --- one lead at a time ----------------------------------------------------------------------------
 
 
 async def mark_applied(session: AsyncSession, event_id: str) -> bool:

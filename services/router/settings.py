@@ -12,7 +12,10 @@ from shared.settings import BaseServiceSettings
 
 class RouterSettings(BaseServiceSettings):
     consumer_group: str = "leadflow-router"
-    max_batch: int = 200
+    # Records fetched per poll (over all partitions; each partition's share is one transaction). A batch
+    # costs a few statements whatever its size, so a backlog drains in large batches; when caught up, a poll
+    # returns what has arrived and nothing waits for a batch to fill.
+    max_batch: int = Field(default=1000, ge=1)
     # How often each instance looks for due SLA reminders and breaches: the worst-case lateness of an alarm.
     sla_tick_interval_s: float = Field(default=5.0, gt=0)
     # Timers claimed per tick; a backlog after downtime drains in back-to-back ticks of this size.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -70,8 +71,8 @@ class RouterDb:
             return list((await session.execute(sa.text(sql), params)).all())
 
 
-@pytest.fixture(scope="module")
-async def router_db(stack_urls: StackUrls) -> AsyncIterator[RouterDb]:
+@asynccontextmanager
+async def fresh_router_db(stack_urls: StackUrls) -> AsyncIterator[RouterDb]:
     """A fresh database with the router's migrations applied; dropped afterwards."""
     base = make_url(stack_urls.database_url)
     name = f"lf_router_{uuid.uuid4().hex[:10]}"
@@ -91,6 +92,13 @@ async def router_db(stack_urls: StackUrls) -> AsyncIterator[RouterDb]:
         await admin.dispose()
 
 
+@pytest.fixture(scope="module")
+async def router_db(stack_urls: StackUrls) -> AsyncIterator[RouterDb]:
+    """A fresh database with the router's migrations applied; dropped afterwards."""
+    async with fresh_router_db(stack_urls) as db:
+        yield db
+
+
 def new_lead_id() -> str:
     return "ld_" + uuid.uuid4().hex[:24]
 
@@ -105,6 +113,8 @@ def scored_update(
     company_key: str | None = None,
     employees: int = 120,
     feedback: list[tuple[EventKind, dict[str, Any]]] | None = None,
+    rank: Rank = Rank.A,
+    total: float = 75,
 ) -> CloudEvent[LeadScored]:
     """A LeadScored as scoring publishes it: a rank-A demo request by default, or sales feedback."""
     events = [
@@ -132,9 +142,9 @@ def scored_update(
         lead_id=lead_id,
         person=person,
         fit=25,
-        intent=50,
-        total=75,
-        rank=Rank.A,
+        intent=total - 25,
+        total=total,
+        rank=rank,
         temperature=Temperature.HOT,
         stage=stage,
         previous_stage=previous_stage,

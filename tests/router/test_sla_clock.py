@@ -16,7 +16,7 @@ from services.router.models import outbox as outbox_table
 from services.router.sla_clock import SlaClock
 from shared.db import create_engine, session_factory
 from shared.events import EventKind, Stage, Topics
-from shared.kafka import OutgoingMessage
+from shared.kafka import OutgoingMessage, Publisher
 from shared.outbox import Outbox
 from tests.router.conftest import RouterDb, deliver, new_lead_id, scored_update
 
@@ -174,8 +174,10 @@ async def test_timers_survive_a_restart_and_two_instances_fire_each_once(router_
     try:
         clocks = [
             SlaClock(
-                session_factory(e), Outbox(outbox_table, None, session_factory(e)), config=lambda: router_db.config
-            )  # type: ignore[arg-type]
+                session_factory(e),
+                Outbox(outbox_table, Publisher(lambda: None, name="router-test"), session_factory(e)),
+                config=lambda: router_db.config,
+            )
             for e in engines
         ]
         results = await asyncio.gather(*(c.tick(t0 + timedelta(hours=1)) for c in clocks))
