@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.scoring.model import EventMatch, IntentRule, ScoringModel, fold
+from services.scoring.model import IntentRule, MatchSet, ScoringModel, fold
 from shared.events import Bant, EventKind, LeadEvent, Person, Rank, ScoreReason, Seniority, Stage, Temperature
 
 _DAY = timedelta(days=1)
@@ -51,9 +51,15 @@ def _is_empty(value: object) -> bool:
 
 def merge_profile(events: Sequence[LeadEvent]) -> Person | None:
     """The lead's attributes: per field the latest non-empty value by (occurred_at, event_id)."""
-    people = [event.person for event in _in_order(events) if event.person is not None]
+    people: list[Person] = []
+    for event in _in_order(events):
+        # the same profile again changes no field: most sources repeat it on every event, so merge it once
+        if event.person is not None and (not people or event.person != people[-1]):
+            people.append(event.person)
     if not people:
         return None
+    if len(people) == 1:
+        return people[0]
     merged: dict[str, Any] = {}
     for person in people:
         for field, value in person:
@@ -178,8 +184,8 @@ def _capped_points(rule: IntentRule, at: datetime, window: deque[tuple[datetime,
     return points
 
 
-def _matches(event: LeadEvent, kinds: Sequence[EventMatch]) -> bool:
-    return any(match.matches_event(event.kind, event.details) for match in kinds)
+def _matches(event: LeadEvent, kinds: MatchSet) -> bool:
+    return kinds.matches(event.kind, event.details)
 
 
 def _within(events: Sequence[LeadEvent], now: datetime, days: float) -> list[LeadEvent]:
@@ -189,12 +195,12 @@ def _within(events: Sequence[LeadEvent], now: datetime, days: float) -> list[Lea
 def _rank(events: Sequence[LeadEvent], model: ScoringModel, now: datetime) -> Rank:
     rules = model.rank
     recent = _within(events, now, rules.recency_days)
-    if any(_matches(event, rules.a) for event in recent):
+    if any(_matches(event, rules.a_set) for event in recent):
         return Rank.A
-    if any(_matches(event, rules.b) for event in recent):
+    if any(_matches(event, rules.b_set) for event in recent):
         return Rank.B
     engagement = rules.b_engagement
-    times = [event.occurred_at for event in recent if _matches(event, engagement.kinds)]
+    times = [event.occurred_at for event in recent if _matches(event, engagement.kind_set)]
     span = engagement.window_days * _DAY
     # times are ascending: some min_count consecutive engagements fit inside one window
     first_to_last = zip(times, times[engagement.min_count - 1 :], strict=False)
@@ -205,11 +211,10 @@ def _rank(events: Sequence[LeadEvent], model: ScoringModel, now: datetime) -> Ra
 
 def _temperature(events: Sequence[LeadEvent], model: ScoringModel, now: datetime) -> Temperature:
     rules = model.temperature
-    if any(_matches(event, rules.hot) for event in _within(events, now, rules.hot_days)):
+    if any(_matches(event, rules.hot_set) for event in _within(events, now, rules.hot_days)):
         return Temperature.HOT
     # a buying signal past the hot window still shows interest: it cools to warm, not straight to cold
-    warm_kinds = (*rules.hot, *rules.warm)
-    if any(_matches(event, warm_kinds) for event in _within(events, now, rules.warm_days)):
+    if any(_matches(event, rules.warm_or_hot_set) for event in _within(events, now, rules.warm_days)):
         return Temperature.WARM
     return Temperature.COLD
 

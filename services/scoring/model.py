@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -60,7 +62,11 @@ class DetailCondition(_Strict):
             return self.or_absent
         if self.matches is not None:
             return re.search(self.matches, str(value), flags=re.IGNORECASE) is not None
-        return fold(value) in {fold(option) for option in self.one_of}
+        return fold(value) in self._folded_options
+
+    @cached_property
+    def _folded_options(self) -> frozenset[str]:
+        return frozenset(fold(option) for option in self.one_of)
 
 
 class EventMatch(_Strict):
@@ -77,6 +83,34 @@ class EventMatch(_Strict):
     def matches_event(self, kind: EventKind, details: dict[str, Any]) -> bool:
         """True when an event of ``kind`` with ``details`` is one of these."""
         return kind == self.kind and all(condition.holds(details) for condition in self.when)
+
+
+class MatchSet:
+    """Any of some event matches, looked up by the event's kind: what rank and temperature ask of every event.
+
+    ``matches`` answers exactly as ``any(m.matches_event(kind, details) for m in matches)`` would, without trying
+    the matches of other kinds.
+    """
+
+    __slots__ = ("_bare", "_narrowed")
+
+    def __init__(self, matches: Iterable[EventMatch]) -> None:
+        bare: set[EventKind] = set()
+        narrowed: dict[EventKind, list[tuple[DetailCondition, ...]]] = {}
+        for match in matches:
+            if match.when:
+                narrowed.setdefault(match.kind, []).append(match.when)
+            else:
+                bare.add(match.kind)
+        self._bare = frozenset(bare)
+        self._narrowed = {kind: tuple(whens) for kind, whens in narrowed.items()}
+
+    def matches(self, kind: EventKind, details: dict[str, Any]) -> bool:
+        """True when an event of ``kind`` with ``details`` is one of these."""
+        if kind in self._bare:
+            return True
+        whens = self._narrowed.get(kind, ())
+        return any(all(condition.holds(details) for condition in when) for when in whens)
 
 
 class Cap(_Strict):
@@ -116,9 +150,22 @@ class IntentRules(_Strict):
             seen.add(rule.id)
         return rules
 
+    # The rules of each kind, in file order: a rule of another kind can never match, and every lead's recompute
+    # asks this for each of its events, so only the few candidates of the event's own kind are tried.
+    # (A cached_property, not a private attribute: pydantic's private attribute lookup is slow on a hot path.)
+    @cached_property
+    def _by_kind(self) -> dict[EventKind, tuple[IntentRule, ...]]:
+        by_kind: dict[EventKind, list[IntentRule]] = {}
+        for rule in self.rules:
+            by_kind.setdefault(rule.kind, []).append(rule)
+        return {kind: tuple(rules) for kind, rules in by_kind.items()}
+
     def rule_for(self, kind: EventKind, details: dict[str, Any]) -> IntentRule | None:
         """The first rule matching an event, or None when the event scores nothing."""
-        return next((rule for rule in self.rules if rule.matches_event(kind, details)), None)
+        for rule in self._by_kind.get(kind, ()):
+            if not rule.when or all(condition.holds(details) for condition in rule.when):
+                return rule
+        return None
 
 
 class SeniorityPoints(_Strict):
@@ -172,9 +219,15 @@ class EmailDomainRule(_Strict):
 
     def matches_domain(self, domain: str) -> bool:
         """True when ``domain`` (already folded) is covered by this rule."""
-        if any(domain == listed or domain.endswith("." + listed) for listed in self.domains):
+        # the domain or one of its parent domains is listed (the same as comparing with every listed entry)
+        listed = self._listed
+        if domain in listed or any(domain[at + 1 :] in listed for at, char in enumerate(domain) if char == "."):
             return True
         return any(domain.endswith(suffix) for suffix in self.suffixes)
+
+    @cached_property
+    def _listed(self) -> frozenset[str]:
+        return frozenset(self.domains)
 
 
 class FitRules(_Strict):
@@ -217,6 +270,10 @@ class Engagement(_Strict):
     min_count: int = Field(ge=1)
     window_days: float = Field(gt=0)
 
+    @cached_property
+    def kind_set(self) -> MatchSet:
+        return MatchSet(self.kinds)
+
 
 class RankRules(_Strict):
     recency_days: float = Field(gt=0)
@@ -224,12 +281,29 @@ class RankRules(_Strict):
     b: tuple[EventMatch, ...]
     b_engagement: Engagement
 
+    @cached_property
+    def a_set(self) -> MatchSet:
+        return MatchSet(self.a)
+
+    @cached_property
+    def b_set(self) -> MatchSet:
+        return MatchSet(self.b)
+
 
 class TemperatureRules(_Strict):
     hot_days: float = Field(gt=0)
     warm_days: float = Field(gt=0)
     hot: tuple[EventMatch, ...]
     warm: tuple[EventMatch, ...]
+
+    @cached_property
+    def hot_set(self) -> MatchSet:
+        return MatchSet(self.hot)
+
+    @cached_property
+    def warm_or_hot_set(self) -> MatchSet:
+        # a buying signal past the hot window still shows interest: it counts as warm
+        return MatchSet((*self.hot, *self.warm))
 
 
 class ScoringFile(_Strict):

@@ -8,9 +8,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.metrics import UNREADABLE_EVENTS
@@ -26,23 +27,57 @@ def _any(column: sa.ColumnElement[str], values: Sequence[str]) -> sa.ColumnEleme
     return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(sa.Text)))
 
 
+# One statement whatever the batch size: the batch travels as five arrays, unnested into rows on the server.
+_UNNESTED_EVENTS = (
+    sa.func.unnest(
+        sa.bindparam("event_ids", type_=ARRAY(sa.Text)),
+        sa.bindparam("lead_ids", type_=ARRAY(sa.Text)),
+        sa.bindparam("kinds", type_=ARRAY(sa.Text)),
+        sa.bindparam("occurred_ats", type_=ARRAY(sa.DateTime(timezone=True))),
+        sa.bindparam("payloads", type_=ARRAY(sa.Text)),
+    )
+    .table_valued(
+        sa.column("event_id", sa.Text),
+        sa.column("lead_id", sa.Text),
+        sa.column("kind", sa.Text),
+        sa.column("occurred_at", sa.DateTime(timezone=True)),
+        sa.column("payload", sa.Text),
+    )
+    .render_derived(name="batch")
+)
+_INSERT_EVENTS = (
+    insert(lead_events)
+    .from_select(
+        ["event_id", "lead_id", "kind", "occurred_at", "payload"],
+        sa.select(
+            _UNNESTED_EVENTS.c.event_id,
+            _UNNESTED_EVENTS.c.lead_id,
+            _UNNESTED_EVENTS.c.kind,
+            _UNNESTED_EVENTS.c.occurred_at,
+            sa.cast(_UNNESTED_EVENTS.c.payload, JSONB),
+        ),
+    )
+    .on_conflict_do_nothing(index_elements=["event_id"])
+    .returning(lead_events.c.event_id)
+)
+
+
 async def insert_new_events(session: AsyncSession, events: Sequence[LeadEvent]) -> set[str]:
     """Store events not seen before; returns the ids that were new (a redelivery returns none)."""
     if not events:
         return set()
-    rows = [
+    unique = list({e.event_id: e for e in events}.values())
+    result = await session.execute(
+        _INSERT_EVENTS,
         {
-            "event_id": e.event_id,
-            "lead_id": e.lead_id,
-            "kind": e.kind.value,
-            "occurred_at": e.occurred_at,
-            "payload": e.model_dump(mode="json"),
-        }
-        for e in {e.event_id: e for e in events}.values()
-    ]
-    # executemany form: one cached compiled statement sent as pages of rows, not a statement compiled per size
-    stmt = insert(lead_events).on_conflict_do_nothing(index_elements=["event_id"]).returning(lead_events.c.event_id)
-    result = await session.execute(stmt, rows)
+            "event_ids": [e.event_id for e in unique],
+            "lead_ids": [e.lead_id for e in unique],
+            "kinds": [e.kind.value for e in unique],
+            "occurred_ats": [e.occurred_at for e in unique],
+            # pydantic writes the JSON text itself: no dict of Python values to build and encode again
+            "payloads": [e.model_dump_json() for e in unique],
+        },
+    )
     return {row[0] for row in result}
 
 
@@ -77,8 +112,9 @@ async def events_of(
     """Every stored event of these leads (validated once, then taken from ``parsed`` when given)."""
     if not lead_ids:
         return {}
+    # the payload as JSON text, parsed by pydantic in one step (not decoded to Python values, then validated)
     result = await session.execute(
-        sa.select(lead_events.c.lead_id, lead_events.c.event_id, lead_events.c.payload).where(
+        sa.select(lead_events.c.lead_id, lead_events.c.event_id, sa.cast(lead_events.c.payload, sa.Text)).where(
             _any(lead_events.c.lead_id, lead_ids)
         )
     )
@@ -87,7 +123,7 @@ async def events_of(
         event = parsed.get(event_id) if parsed is not None else None
         if event is None:
             try:
-                event = LeadEvent.model_validate(payload)
+                event = LeadEvent.model_validate_json(payload)
             except ValidationError as exc:
                 # Stored under older, looser rules (e.g. a year-9999 time from before times were checked): it
                 # cannot be scored now, and must not stop the lead's newer events from being scored.
@@ -103,21 +139,54 @@ async def events_of(
     return out
 
 
-async def lead_rows(session: AsyncSession, lead_ids: Sequence[str], *, lock: bool = True) -> dict[str, Any]:
-    """Current state of these leads; locked (in lead_id order) so two writers never interleave one lead."""
-    stmt = sa.select(leads).where(_any(leads.c.lead_id, lead_ids)).order_by(leads.c.lead_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    return {row.lead_id: row for row in await session.execute(stmt)}
+async def lock_stages(session: AsyncSession, lead_ids: Sequence[str]) -> dict[str, Stage]:
+    """The stage of those of these leads that exist, locked (in lead_id order) so two writers never interleave one
+    lead; only the stage is read, the rest of the row is about to be replaced."""
+    stmt = (
+        sa.select(leads.c.lead_id, leads.c.stage)
+        .where(_any(leads.c.lead_id, lead_ids))
+        .order_by(leads.c.lead_id)
+        .with_for_update()
+    )
+    return {lead_id: Stage(stage) for lead_id, stage in await session.execute(stmt)}
+
+
+_JSON_COLUMNS = ("person", "bant", "reasons")
+_LEAD_COLUMNS = [c for c in leads.columns if c.name != "lead_id"]
+# JSON columns travel as text (serialized once, by orjson), every other column with its own type
+_UNNESTED_LEADS = (
+    sa.func.unnest(
+        sa.bindparam("lead_id", type_=ARRAY(sa.Text)),
+        *(sa.bindparam(c.name, type_=ARRAY(sa.Text if c.name in _JSON_COLUMNS else c.type)) for c in _LEAD_COLUMNS),
+    )
+    .table_valued(
+        sa.column("lead_id", sa.Text),
+        *(sa.column(c.name, sa.Text if c.name in _JSON_COLUMNS else c.type) for c in _LEAD_COLUMNS),
+    )
+    .render_derived(name="batch")
+)
+_upsert = insert(leads).from_select(
+    [c.name for c in leads.columns],
+    sa.select(
+        *(
+            sa.cast(_UNNESTED_LEADS.c[c.name], JSONB) if c.name in _JSON_COLUMNS else _UNNESTED_LEADS.c[c.name]
+            for c in leads.columns
+        )
+    ),
+)
+_UPSERT_LEADS = _upsert.on_conflict_do_update(
+    index_elements=["lead_id"], set_={c.name: _upsert.excluded[c.name] for c in _LEAD_COLUMNS}
+)
 
 
 async def upsert_leads(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert or replace these leads' state in one statement."""
+    """Insert or replace these leads' state (one row per lead) in one statement: the rows travel as arrays."""
     if not rows:
         return
-    stmt = insert(leads)
-    updated = {c.name: stmt.excluded[c.name] for c in leads.columns if c.name != "lead_id"}
-    await session.execute(stmt.on_conflict_do_update(index_elements=["lead_id"], set_=updated), list(rows))
+    columns: dict[str, list[Any]] = {c.name: [row[c.name] for row in rows] for c in leads.columns}
+    for name in _JSON_COLUMNS:
+        columns[name] = [orjson.dumps(value).decode() for value in columns[name]]
+    await session.execute(_UPSERT_LEADS, columns)
 
 
 async def add_stage_history(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

@@ -936,3 +936,37 @@ def test_re_evaluation_does_not_recycle_a_lost_lead() -> None:
     change = next_stage(Stage.LOST, event=None, total=90, bant=Bant(), model=MODEL)
     # Then it stays lost until the person does something new
     assert change.stage == Stage.LOST
+
+
+def _merge_every_profile(events: Sequence[LeadEvent]) -> Person | None:
+    """The rule spelled out: per field the latest non-empty value, each event's profile merged in turn."""
+    ordered = sorted({e.event_id: e for e in sorted(events, key=lambda e: (e.occurred_at, e.event_id))}.values(),
+                     key=lambda e: (e.occurred_at, e.event_id))  # fmt: skip
+    merged: dict[str, Any] = {}
+    people = [e.person for e in ordered if e.person is not None]
+    for who in people:
+        for field, value in who:
+            if value not in (None, "", Seniority.UNKNOWN) or field not in merged:
+                merged[field] = value
+    return Person.model_validate(merged) if people else None
+
+
+_PROFILES = [
+    None,
+    person(),
+    person(title="部長", seniority=Seniority.DECISION_MAKER),
+    person(company="Sample", employees=300),
+    person(name="", industry="software"),
+]
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(picks=st.lists(st.tuples(st.sampled_from(range(len(_PROFILES))), st.sampled_from(_DAYS_AGO)), max_size=12))
+def test_a_merged_profile_is_each_field_s_latest_non_empty_value(picks: list[tuple[int, float]]) -> None:
+    # Given events carrying profiles, often the same one again
+    events = [
+        event(EventKind.PAGE_VIEW, days_ago=days, event_id=f"ev-{n:03d}", who=_PROFILES[index])
+        for n, (index, days) in enumerate(picks)
+    ]
+    # When merged / Then it is what merging every profile in turn gives
+    assert merge_profile(events) == _merge_every_profile(events)

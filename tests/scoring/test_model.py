@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from services.scoring.model import load_scoring_model, parse_scoring_model
+from services.scoring.model import EmailDomainRule, EventMatch, MatchSet, load_scoring_model, parse_scoring_model
 from shared.config_file import ConfigError, file_version
 from shared.events import EventKind
 
@@ -171,3 +173,63 @@ def test_a_missing_file_is_a_config_error() -> None:
     # Then a ConfigError names it
     with pytest.raises(ConfigError, match=r"no-such-scoring\.yaml"):
         load_scoring_model(missing)
+
+
+def test_the_first_matching_rule_in_file_order_scores_an_event_whatever_its_kind() -> None:
+    # Given a model whose page-view rules are a narrow one (pricing) before a broad one
+    model = load_scoring_model(SHIPPED)
+    # When each kind, with and without a pricing URL, is looked up
+    for kind in EventKind:
+        for details in ({}, {"url": "https://example.com/pricing"}, {"rating": "hot"}):
+            found = model.intent.rule_for(kind, details)
+            # Then it is the first rule of the file that matches, as a scan of every rule would find it
+            expected = next((rule for rule in model.intent.rules if rule.matches_event(kind, details)), None)
+            assert found is expected
+
+
+_MATCH_DETAILS: list[dict[str, object]] = [
+    {},
+    {"url": "https://example.com/pricing"},
+    {"rating": "HOT"},
+    {"rating": ""},
+]
+
+
+def test_a_match_set_answers_as_trying_every_match_would() -> None:
+    # Given the shipped rank and temperature matches, and a list mixing bare kinds and narrowed ones
+    model = load_scoring_model(SHIPPED)
+    narrowed = tuple(
+        EventMatch.model_validate(m)
+        for m in ("page_view", {"kind": "badge_scan", "when": [{"key": "rating", "one_of": ["hot"]}]},
+                  {"kind": "badge_scan", "when": [{"key": "rating", "matches": "^$", "or_absent": True}]})
+    )  # fmt: skip
+    lists = [model.rank.a, model.rank.b, model.rank.b_engagement.kinds, model.temperature.hot, narrowed]
+    for matches in lists:
+        found = MatchSet(matches)
+        for kind in EventKind:
+            for details in _MATCH_DETAILS:
+                # When an event is looked up / Then the answer is that of any match of the list
+                assert found.matches(kind, dict(details)) == any(
+                    m.matches_event(kind, dict(details)) for m in matches
+                ), (kind, details)
+
+
+def test_the_model_s_match_sets_are_its_lists() -> None:
+    # Given the shipped model
+    model = load_scoring_model(SHIPPED)
+    # When its sets are asked about every kind / Then they agree with the lists they stand for
+    for kind in EventKind:
+        expected_warm = any(m.matches_event(kind, {}) for m in (*model.temperature.hot, *model.temperature.warm))
+        assert model.temperature.warm_or_hot_set.matches(kind, {}) == expected_warm
+        assert model.rank.a_set.matches(kind, {}) == any(m.matches_event(kind, {}) for m in model.rank.a)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(labels=st.lists(st.sampled_from(["gmail", "com", "co", "jp", "yahoo", "sales", "edu", "ac", "x"]), max_size=5))
+def test_an_email_domain_rule_matches_a_listed_domain_and_its_subdomains_only(labels: list[str]) -> None:
+    # Given a rule listing domains, and a domain made of some labels
+    rule = EmailDomainRule(id="r", label="R", points=-1, domains=("gmail.com", "yahoo.co.jp", "com.jp"))
+    domain = ".".join(labels)
+    # When it is matched / Then it is exactly: the domain is listed, or ends with "." + a listed one
+    expected = any(domain == listed or domain.endswith("." + listed) for listed in rule.domains)
+    assert rule.matches_domain(domain) == expected
