@@ -76,6 +76,7 @@ def _sign_in(browser: Browser, console: str, token: str, path: str) -> None:
     browser.get(f"{console}/console/login?next={path}")
     browser.type(browser.find("input[name=token]"), token)
     browser.click(browser.find("button[type=submit]"))
+    browser.wait_for_page(leaving="/console/login")
 
 
 async def test_a_viewer_sees_the_queue_opens_a_lead_and_reads_its_explanation(

@@ -81,6 +81,17 @@ class Browser:
     def execute(self, script: str, *args: Any) -> Any:
         return self._call("POST", "/execute/sync", {"script": script, "args": list(args)})
 
+    def wait_for_page(self, leaving: str, within: float = 10) -> None:
+        """After a click that submits a form: wait until the address no longer contains `leaving` and the
+        new document has loaded. WebDriver's click returns before the navigation it starts has finished."""
+        deadline = time.monotonic() + within
+        while True:
+            if leaving not in self.url and self.execute("return document.readyState") == "complete":
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"still on {self.url} after {within} s (expected to leave {leaving!r})")
+            time.sleep(0.05)
+
     def screenshot(self, path: Path) -> None:
         path.write_bytes(base64.b64decode(self._call("GET", "/screenshot")))
 
