@@ -301,11 +301,14 @@ BatchHandler = Callable[[list[ConsumerRecord[bytes, bytes]]], Awaitable[None]]
 class _WaitForBatch(ConsumerRebalanceListener):
     """Revocation waits for the batch in hand to finish and commit, so no partition changes hands mid-batch."""
 
-    def __init__(self, lock: asyncio.Lock) -> None:
+    def __init__(self, lock: asyncio.Lock, on_revoked: Callable[[], None] = lambda: None) -> None:
         self.lock = lock
+        self.on_revoked = on_revoked
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         async with self.lock:
+            if revoked:  # the first join revokes nothing: no fetch can hold records of a partition handed over
+                self.on_revoked()
             log.info(
                 "partitions revoked",
                 extra=log_fields(partitions=[f"{tp.topic}:{tp.partition}" for tp in revoked]),
@@ -336,9 +339,15 @@ class ConsumerLoop:
     # that died is still dropped after the session timeout.
     rebalance_timeout_s: float = 120.0
     on_batch: Callable[[str, int, float], None] | None = None
+    # Partition batches of one fetch applied at once (1: one after the other). Each batch is one transaction
+    # with a handful of database and broker round trips; applying several at once overlaps those waits. Only
+    # for handlers whose partitions never touch the same rows (scoring: a lead's events share a partition).
+    concurrency: int = 1
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _consumer: AIOKafkaConsumer | None = None
+    # Revocations seen so far: a fetch made before the latest one may hold records of partitions being handed over.
+    _revocations: int = 0
     healthy: bool = False
 
     def stop(self) -> None:
@@ -394,25 +403,69 @@ class ConsumerLoop:
 
     async def _consume(self) -> None:
         consumer = self._new_consumer()
-        consumer.subscribe(list(self.topics), listener=_WaitForBatch(self._lock))
+        consumer.subscribe(list(self.topics), listener=_WaitForBatch(self._lock, self._revoked))
         self._consumer = consumer
         await consumer.start()
         try:
             while not self._stopping.is_set():
+                fetched_after = self._revocations
                 batches = await consumer.getmany(timeout_ms=500, max_records=self.max_records)
                 self.healthy = True
-                for tp, records in batches.items():
-                    if not records:
-                        continue
+                ready = [(tp, records) for tp, records in batches.items() if records]
+                if self.concurrency > 1 and len(ready) > 1:
                     async with self._lock:
-                        if tp not in consumer.assignment():
-                            # Revoked while this fetch's earlier partitions were applied (the rebalance waits
-                            # only for the batch in hand): the new owner reads these records from the committed
-                            # offset. Applying them here too would race it, e.g. two alerts for one lead.
-                            continue
+                        if self._revocations == fetched_after:
+                            await self._process_together(consumer, ready)
+                        else:
+                            self._fetch_again(consumer, ready)
+                    continue
+                for at, (tp, records) in enumerate(ready):
+                    async with self._lock:
+                        if self._revocations != fetched_after:
+                            # A rebalance began after this fetch (it waited only for the batch in hand): the
+                            # fetch's other partitions may be handed over, and their next owner reads them from
+                            # the committed offset. Applying them here too would race it, e.g. two alerts for one
+                            # lead. aiokafka still lists the old assignment until the new one arrives, so the
+                            # revocation itself is what tells.
+                            self._fetch_again(consumer, ready[at:])
+                            break
                         await self._process_partition(consumer, tp, records)
         finally:
             await self._close()
+
+    def _revoked(self) -> None:
+        self._revocations += 1
+
+    @staticmethod
+    def _fetch_again(
+        consumer: AIOKafkaConsumer, skipped: Sequence[tuple[TopicPartition, list[ConsumerRecord[bytes, bytes]]]]
+    ) -> None:
+        # Records left unapplied are read again by whoever owns their partition now. A partition we own (the
+        # fetch may even have come from the new assignment) is rewound to the first of them: a new assignment
+        # starts from the committed offset anyway, but one that arrived during the fetch already moved on.
+        owned = consumer.assignment()
+        for tp, records in skipped:
+            if tp in owned:
+                consumer.seek(tp, records[0].offset)
+
+    async def _process_together(
+        self, consumer: AIOKafkaConsumer, ready: list[tuple[TopicPartition, list[ConsumerRecord[bytes, bytes]]]]
+    ) -> None:
+        # Under the rebalance lock for the whole fetch, none revoked since it was made: a revocation waits for all
+        # of these batches.
+        owned = [(tp, records) for tp, records in ready if tp in consumer.assignment()]
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def one(tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+            async with slots:
+                await self._process_partition(consumer, tp, records)
+
+        # Every batch runs to its end (and commits) before a failure of another one is raised: a batch is never
+        # abandoned halfway because its neighbour failed.
+        results = await asyncio.gather(*(one(tp, records) for tp, records in owned), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _process_partition(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]

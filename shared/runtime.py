@@ -49,6 +49,7 @@ class Runtime:
         decode: Callable[[Record], Any],
         apply: Callable[[Sequence[Decoded[Any]]], Awaitable[list[OutgoingMessage]]],
         max_records: int = 500,
+        concurrency: int = 1,
     ) -> ConsumerLoop:
         """Start a consumer loop under the service's consumer contract."""
         loop = ConsumerLoop(
@@ -60,6 +61,7 @@ class Runtime:
                 service=self.service, decode=decode, apply=apply, producer=self.publisher, outbox=self.outbox
             ),
             max_records=max_records,
+            concurrency=concurrency,
             on_batch=batch_observer(self.service),
         )
         self.loops.append(loop)

@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# The test stack slot `make chaos` runs on unless --slot says otherwise (`make bench` uses 8, `make test` 0).
+CHAOS_SLOT = 9
+
 
 def _chaos(args: argparse.Namespace) -> int:
     from chaos.runner import UnknownScenario, print_report, run_chaos, write_report
@@ -19,7 +22,9 @@ def _chaos(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"scenarios": tuple(args.scenario)})
     if args.output:
         settings = settings.model_copy(update={"output": Path(args.output)})
-    lay = stack.layout_for_tests(args.slot)
+    # Its own slot unless told: the stack is left with a run's worth of leads (reps at capacity, SLA clocks
+    # running), which `make test` on slot 0 must not inherit.
+    lay = stack.layout_for_tests(args.slot if args.slot is not None else CHAOS_SLOT)
     if not args.reuse_data:
         # Start from nothing: leads left by an earlier run keep their SLA clocks, breach mid-run, and their
         # escalations queue ahead of this run's alerts (Slack pacing), which would muddle every count.
@@ -46,7 +51,7 @@ def register(sub: Any) -> None:
     chaos = sub.add_parser(
         "chaos",
         help="faults under load (kill -9, broker and database restarts, Slack/SMTP outages, poison) with counts",
-        description="Runs on a test stack of its own (LEADFLOW_TEST_SLOT or --slot picks its ports), brings it up, "
+        description=f"Runs on a test stack of its own (slot {CHAOS_SLOT}, or --slot N), starting empty; brings it up, "
         "injects each fault while leads keep arriving, then counts accepted, scored, routed, Slack and email "
         "(lost and doubled) and poison in the dead-letter topic. Exits 1 when any count is off. CHAOS_<SETTING> "
         "environment variables override every number in chaos/settings.py.",
@@ -56,7 +61,7 @@ def register(sub: Any) -> None:
         "--scenario", action="append", choices=ALL_SCENARIOS, metavar="NAME",
         help=f"run only these, in this order (repeatable): {', '.join(ALL_SCENARIOS)}",
     )  # fmt: skip
-    chaos.add_argument("--slot", type=int, default=None, help="test stack slot 0-9 (default: $LEADFLOW_TEST_SLOT or 0)")
+    chaos.add_argument("--slot", type=int, default=None, help=f"test stack slot 0-9 (default: {CHAOS_SLOT})")
     chaos.add_argument("--keep-stack", action="store_true", help="leave the stack running afterwards")
     chaos.add_argument(
         "--reuse-data", action="store_true", help="keep the slot's earlier data (default: start from an empty stack)"

@@ -44,6 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             decode=decode_event,
             apply=handler.apply,
             max_records=settings.max_batch,
+            concurrency=settings.partition_concurrency,
         )
         reevaluator = Reevaluator(
             runtime.sessions,

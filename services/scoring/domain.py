@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.scoring.model import IntentRule, MatchSet, ScoringModel, fold
+import orjson
+
+from services.scoring.model import IntentRule, ScoringModel, fold
 from shared.events import Bant, EventKind, LeadEvent, Person, Rank, ScoreReason, Seniority, Stage, Temperature
 
 _DAY = timedelta(days=1)
@@ -51,18 +53,27 @@ def _is_empty(value: object) -> bool:
 
 def merge_profile(events: Sequence[LeadEvent]) -> Person | None:
     """The lead's attributes: per field the latest non-empty value by (occurred_at, event_id)."""
+    return _merged_profile(_in_order(events))
+
+
+def _merged_profile(ordered: Sequence[LeadEvent]) -> Person | None:
+    # Field values are read from each model's __dict__ (its fields, in declaration order): pydantic's own
+    # iteration and equality are several times slower, and this runs over every event of a lead per update.
     people: list[Person] = []
-    for event in _in_order(events):
+    last: dict[str, Any] | None = None
+    for event in ordered:
+        person = event.person
         # the same profile again changes no field: most sources repeat it on every event, so merge it once
-        if event.person is not None and (not people or event.person != people[-1]):
-            people.append(event.person)
+        if person is not None and (last is None or person.__dict__ != last):
+            people.append(person)
+            last = person.__dict__
     if not people:
         return None
     if len(people) == 1:
         return people[0]
     merged: dict[str, Any] = {}
     for person in people:
-        for field, value in person:
+        for field, value in person.__dict__.items():
             if not _is_empty(value) or field not in merged:
                 merged[field] = value
     return Person.model_validate(merged)
@@ -101,6 +112,16 @@ class ScoreResult:
 def _fit_reasons(person: Person | None, model: ScoringModel) -> list[ScoreReason]:
     if person is None:
         return []
+    # exactly the fields read below: two profiles alike in these get the same reasons
+    key = (person.seniority, person.title, person.employees, person.industry, person.country, person.email_domain)
+    found = model.fit_memo.get(key)
+    if found is None:
+        found = tuple(_fit_reasons_of(person, model))
+        model.fit_memo.put(key, found)
+    return list(found)
+
+
+def _fit_reasons_of(person: Person, model: ScoringModel) -> list[ScoreReason]:
     fit = model.fit
     found: list[tuple[str, str, float]] = []
 
@@ -145,19 +166,76 @@ def _fit_reasons(person: Person | None, model: ScoringModel) -> list[ScoreReason
     ]
 
 
-def _intent_reasons(events: Sequence[LeadEvent], model: ScoringModel, now: datetime) -> list[ScoreReason]:
+@dataclass(frozen=True, slots=True)
+class EventTraits:
+    """What a model says about one event on its own: its intent rule and the rank and temperature lists it is in."""
+
+    rule: IntentRule | None
+    rank_a: bool
+    rank_b: bool
+    engaged: bool
+    hot: bool
+    warm_or_hot: bool
+
+
+def event_traits(event: LeadEvent, model: ScoringModel) -> EventTraits:
+    """The event's traits under ``model``.
+
+    They depend on its kind and details alone, and most events repeat a few shapes (the same page, the same
+    webinar): worked out once per shape and kept with the model, since every update of a lead asks again for
+    each event in its history.
+    """
+    kind, details = event.kind, event.details
+    try:
+        key = (kind, orjson.dumps(details))
+    except TypeError:  # not JSON (only a hand-built event can hold such details): not kept
+        return _traits_of(kind, details, model)
+    traits: EventTraits | None = model.event_memo.get(key)
+    if traits is None:
+        traits = _traits_of(kind, details, model)
+        model.event_memo.put(key, traits)
+    return traits
+
+
+def _traits_of(kind: EventKind, details: dict[str, Any], model: ScoringModel) -> EventTraits:
+    rank, temperature = model.rank, model.temperature
+    return EventTraits(
+        rule=model.intent.rule_for(kind, details),
+        rank_a=rank.a_set.matches(kind, details),
+        rank_b=rank.b_set.matches(kind, details),
+        engaged=rank.b_engagement.kind_set.matches(kind, details),
+        hot=temperature.hot_set.matches(kind, details),
+        warm_or_hot=temperature.warm_or_hot_set.matches(kind, details),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """One event of a lead as a recompute sees it: the event, its traits and its age in days at ``now``."""
+
+    event: LeadEvent
+    traits: EventTraits
+    age: float
+
+
+def _seen(ordered: Sequence[LeadEvent], model: ScoringModel, now: datetime) -> list[_Seen]:
+    return [_Seen(event, event_traits(event, model), _age_days(event, now)) for event in ordered]
+
+
+def _intent_reasons(seen: Sequence[_Seen], model: ScoringModel) -> list[ScoreReason]:
     intent = model.intent
     # per rule, the (occurred_at, points granted) still inside that rule's cap window
     granted: dict[str, deque[tuple[datetime, float]]] = {}
     reasons: list[ScoreReason] = []
-    for event in events:
-        rule = intent.rule_for(event.kind, event.details)
+    for item in seen:
+        rule = item.traits.rule
         if rule is None:
             continue
+        event = item.event
         points = _capped_points(rule, event.occurred_at, granted.setdefault(rule.id, deque()))
         if points == 0:
             continue
-        decay = 0.5 ** (_age_days(event, now) / intent.half_life_days) if rule.decays else 1.0
+        decay = 0.5 ** (item.age / intent.half_life_days) if rule.decays else 1.0
         reasons.append(
             ScoreReason(
                 rule=f"intent.{rule.id}",
@@ -184,23 +262,15 @@ def _capped_points(rule: IntentRule, at: datetime, window: deque[tuple[datetime,
     return points
 
 
-def _matches(event: LeadEvent, kinds: MatchSet) -> bool:
-    return kinds.matches(event.kind, event.details)
-
-
-def _within(events: Sequence[LeadEvent], now: datetime, days: float) -> list[LeadEvent]:
-    return [event for event in events if _age_days(event, now) <= days]
-
-
-def _rank(events: Sequence[LeadEvent], model: ScoringModel, now: datetime) -> Rank:
+def _rank(seen: Sequence[_Seen], model: ScoringModel) -> Rank:
     rules = model.rank
-    recent = _within(events, now, rules.recency_days)
-    if any(_matches(event, rules.a_set) for event in recent):
+    recent = [item for item in seen if item.age <= rules.recency_days]
+    if any(item.traits.rank_a for item in recent):
         return Rank.A
-    if any(_matches(event, rules.b_set) for event in recent):
+    if any(item.traits.rank_b for item in recent):
         return Rank.B
     engagement = rules.b_engagement
-    times = [event.occurred_at for event in recent if _matches(event, engagement.kind_set)]
+    times = [item.event.occurred_at for item in recent if item.traits.engaged]
     span = engagement.window_days * _DAY
     # times are ascending: some min_count consecutive engagements fit inside one window
     first_to_last = zip(times, times[engagement.min_count - 1 :], strict=False)
@@ -209,12 +279,12 @@ def _rank(events: Sequence[LeadEvent], model: ScoringModel, now: datetime) -> Ra
     return Rank.C
 
 
-def _temperature(events: Sequence[LeadEvent], model: ScoringModel, now: datetime) -> Temperature:
+def _temperature(seen: Sequence[_Seen], model: ScoringModel) -> Temperature:
     rules = model.temperature
-    if any(_matches(event, rules.hot_set) for event in _within(events, now, rules.hot_days)):
+    if any(item.traits.hot for item in seen if item.age <= rules.hot_days):
         return Temperature.HOT
     # a buying signal past the hot window still shows interest: it cools to warm, not straight to cold
-    if any(_matches(event, rules.warm_or_hot_set) for event in _within(events, now, rules.warm_days)):
+    if any(item.traits.warm_or_hot for item in seen if item.age <= rules.warm_days):
         return Temperature.WARM
     return Temperature.COLD
 
@@ -227,9 +297,15 @@ def compute_score(
     person: Person | None, events: Sequence[LeadEvent], model: ScoringModel, now: datetime
 ) -> ScoreResult:
     """Fit + decayed intent, rank and temperature of a lead; the same for any order of ``events``."""
-    ordered = _in_order(events)
+    return _score_ordered(person, _in_order(events), model, now)
+
+
+def _score_ordered(
+    person: Person | None, ordered: Sequence[LeadEvent], model: ScoringModel, now: datetime
+) -> ScoreResult:
+    seen = _seen(ordered, model, now)
     fit_reasons = _fit_reasons(person, model)
-    intent_reasons = _intent_reasons(ordered, model, now)
+    intent_reasons = _intent_reasons(seen, model)
     # sum the rounded values so the total is exactly what the listed reasons add up to
     fit = round(sum(reason.value for reason in fit_reasons), model.decimals)
     intent = round(sum(reason.value for reason in intent_reasons), model.decimals)
@@ -237,10 +313,26 @@ def compute_score(
         fit=fit,
         intent=intent,
         total=round(fit + intent, model.decimals),
-        rank=_rank(ordered, model, now),
-        temperature=_temperature(ordered, model, now),
+        rank=_rank(seen, model),
+        temperature=_temperature(seen, model),
         reasons=tuple(sorted(fit_reasons + intent_reasons, key=_reason_order)),
     )
+
+
+@dataclass(frozen=True)
+class LeadView:
+    """A lead's events in (occurred_at, event_id) order, each id once, with the profile and score they give."""
+
+    ordered: tuple[LeadEvent, ...]
+    person: Person | None
+    result: ScoreResult
+
+
+def view_lead(events: Iterable[LeadEvent], model: ScoringModel, now: datetime) -> LeadView:
+    """Order a lead's events once and derive its profile and score from that one ordering."""
+    ordered = tuple(_in_order(events))
+    person = _merged_profile(ordered)
+    return LeadView(ordered=ordered, person=person, result=_score_ordered(person, ordered, model, now))
 
 
 def top_reasons(result: ScoreResult, n: int = 3) -> list[ScoreReason]:
@@ -313,7 +405,7 @@ def _refusal(kind: EventKind, current: Stage) -> str:
 
 
 def _is_new_activity(event: LeadEvent, model: ScoringModel) -> bool:
-    rule = model.intent.rule_for(event.kind, event.details)
+    rule = event_traits(event, model).rule
     return rule is not None and rule.points > 0
 
 

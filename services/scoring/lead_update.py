@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from services.scoring.domain import compute_score, merge_bant, merge_profile, next_stage
+from services.scoring.domain import event_traits, merge_bant, next_stage, view_lead
 from services.scoring.model import ScoringModel
 from shared.events import Activity, Channel, LeadEvent, LeadScored, Rank, Stage, Temperature
 
@@ -38,7 +38,7 @@ def scored_id(lead_id: str, new_event_ids: Sequence[str]) -> str:
 def pick_trigger(new_events: Sequence[LeadEvent], model: ScoringModel) -> LeadEvent:
     """The event that best explains this update: a rank-A action if there is one, else the latest."""
     for event in new_events:
-        if any(match.matches_event(event.kind, event.details) for match in model.rank.a):
+        if event_traits(event, model).rank_a:
             return event
     return max(new_events, key=lambda e: (e.occurred_at, e.event_id))
 
@@ -53,13 +53,14 @@ def evaluate_lead(
 ) -> LeadUpdate:
     """Recompute score, rank and temperature from every event; walk the stage machine over the new ones."""
     lead_id = new_events[0].lead_id
-    person = merge_profile(all_events)
-    bant = merge_bant(all_events)
-    result = compute_score(person, all_events, model, now)
+    view = view_lead(all_events, model, now)
+    person, result = view.person, view.result
+    bant = merge_bant(view.ordered)
+    new_in_order = sorted(new_events, key=lambda e: (e.occurred_at, e.event_id))
     stage = current_stage
     steps: list[StageStep] = []
     refused: list[tuple[str, str]] = []
-    for event in sorted(new_events, key=lambda e: (e.occurred_at, e.event_id)):
+    for event in new_in_order:
         change = next_stage(stage, event=event, total=result.total, bant=bant, model=model)
         if change.refused:
             refused.append((event.kind.value, change.refused))
@@ -79,20 +80,22 @@ def evaluate_lead(
         reasons=list(result.reasons),
         bant=bant,
         trigger=pick_trigger(new_events, model),
-        new_events=sorted(new_events, key=lambda e: (e.occurred_at, e.event_id)),
-        recent_activity=_recent_activity(all_events),
+        new_events=new_in_order,
+        recent_activity=_recent_activity(view.ordered),
         model_version=model.version,
         scored_at=now,
     )
     return LeadUpdate(scored=scored, steps=tuple(steps), refused=tuple(refused))
 
 
-def _recent_activity(events: Sequence[LeadEvent]) -> list[Activity]:
-    latest = sorted(
-        (e for e in events if e.channel is not Channel.FEEDBACK),
-        key=lambda e: (e.occurred_at, e.event_id),
-        reverse=True,
-    )[:RECENT_ACTIVITY]
+def _recent_activity(ordered: Sequence[LeadEvent]) -> list[Activity]:
+    """The latest few events the person did (not sales feedback), newest first; ``ordered`` is oldest first."""
+    latest: list[LeadEvent] = []
+    for e in reversed(ordered):
+        if e.channel is not Channel.FEEDBACK:
+            latest.append(e)
+            if len(latest) == RECENT_ACTIVITY:
+                break
     return [Activity(kind=e.kind, channel=e.channel, occurred_at=e.occurred_at, details=e.details) for e in latest]
 
 
@@ -155,11 +158,10 @@ def reevaluate_lead(
     The published update names the lead's latest event as ``trigger`` and has an empty ``new_events``:
     that is how a consumer tells "time or the model moved this lead" from "the person did something".
     """
-    ordered = sorted(all_events, key=lambda e: (e.occurred_at, e.event_id))
+    view = view_lead(all_events, model, now)
+    ordered, person, result = view.ordered, view.person, view.result
     latest = ordered[-1]
-    person = merge_profile(ordered)
     bant = merge_bant(ordered)
-    result = compute_score(person, ordered, model, now)
     change = next_stage(stored.stage, event=None, total=result.total, bant=bant, model=model)
     steps = (StageStep(stored.stage, change.stage, None),) if change.changed else ()
     scored = LeadScored(

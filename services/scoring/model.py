@@ -61,8 +61,12 @@ class DetailCondition(_Strict):
         if value is None or value == "":
             return self.or_absent
         if self.matches is not None:
-            return re.search(self.matches, str(value), flags=re.IGNORECASE) is not None
+            return self._pattern.search(str(value)) is not None
         return fold(value) in self._folded_options
+
+    @cached_property
+    def _pattern(self) -> re.Pattern[str]:
+        return re.compile(self.matches or "", flags=re.IGNORECASE)
 
     @cached_property
     def _folded_options(self) -> frozenset[str]:
@@ -317,10 +321,39 @@ class ScoringFile(_Strict):
     temperature: TemperatureRules
 
 
+class Memo:
+    """A bounded memo of pure results under one model, emptied when full (no eviction bookkeeping)."""
+
+    __slots__ = ("_values", "max_size")
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+        self._values: dict[Any, Any] = {}
+
+    def get(self, key: Any) -> Any:
+        return self._values.get(key)
+
+    def put(self, key: Any, value: Any) -> None:
+        if len(self._values) >= self.max_size:
+            self._values.clear()
+        self._values[key] = value
+
+
 class ScoringModel(ScoringFile):
     """A loaded scoring model; ``version`` is the short hash of the file it came from."""
 
     version: str
+
+    # What the model says about one event or one profile does not depend on the lead's other events, and every
+    # recompute asks it again for each event in the lead's history: worked out once, kept with the model (a
+    # reloaded model starts empty). Sizes bound the memory: ~300 bytes an event shape, ~1 KB a profile.
+    @cached_property
+    def event_memo(self) -> Memo:
+        return Memo(20_000)
+
+    @cached_property
+    def fit_memo(self) -> Memo:
+        return Memo(10_000)
 
 
 def parse_scoring_model(text: str, version: str = "inline", *, name: str = "<scoring.yaml>") -> ScoringModel:

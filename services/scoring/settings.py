@@ -12,7 +12,11 @@ from shared.settings import DEV_SECRET, BaseServiceSettings
 
 class ScoringSettings(BaseServiceSettings):
     consumer_group: str = "leadflow-scoring"
-    max_batch: int = 500
+    # Records per fetch, across the partitions this member owns; each partition's share is one transaction.
+    max_batch: int = Field(default=500, ge=1)
+    # Partition batches of one fetch scored at once: their database and broker round trips overlap. A lead's
+    # events all share one partition, so two batches never touch the same lead.
+    partition_concurrency: int = Field(default=3, ge=1, le=32)
     # Bearer token of /v1/admin/* (reload the model, start a re-evaluation, read a job).
     scoring_admin_token: str = DEV_SECRET
     # Decay re-evaluation: how often every lead that can still move down is scored again with a fresh clock.

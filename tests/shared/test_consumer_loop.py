@@ -1,8 +1,10 @@
 """The consumer loop applies only partitions it still owns when a rebalance lands in the middle of a fetch.
 
-A fetch (getmany) returns records of several partitions, applied one partition at a time; a rebalance waits for
-the partition in hand only. Seen in a chaos run: after the revocation the old member went on to apply the
-fetch's other partitions, which their new owner was reading too, and both alerted the rep.
+A fetch (getmany) returns records of several partitions, applied one partition at a time (or several at
+once); a rebalance waits for the batches in hand only. Seen in chaos runs: after the revocation the old member
+went on to apply the fetch's other partitions, which their new owner was reading too, and both alerted the rep.
+aiokafka keeps listing the old assignment until the new one arrives, so "is it still mine?" cannot be asked of
+``assignment()``; the revocation itself is what the loop counts.
 
 The consumer here is a scripted stand-in for aiokafka's (the broker's timing cannot be forced to put a
 rebalance between two partitions of one fetch); what is under test is the loop's own bookkeeping.
@@ -33,6 +35,7 @@ class ScriptedConsumer:
         self.assigned = {P0, P1, P2}
         self.listener: ConsumerRebalanceListener | None = None
         self.commits: list[dict[TopicPartition, int]] = []
+        self.seeks: list[tuple[TopicPartition, int]] = []
         self.fetches = 0
         self.rebalance: asyncio.Task[None] | None = None
         self.idle = asyncio.Event()  # set once the loop fetched again after the scripted fetch
@@ -60,11 +63,12 @@ class ScriptedConsumer:
 
     def begin_rebalance(self) -> None:
         async def rebalance() -> None:
-            # aiokafka: the assignment is emptied, then the revocation callback runs (it waits for the batch in
-            # hand), then the new assignment arrives.
-            self.assigned = set()
+            # aiokafka: the revocation callback runs (it waits for the batch in hand) while assignment() still
+            # lists the old partitions; they stay listed until the group's new assignment arrives, a join round
+            # trip later.
             assert self.listener is not None
             await self.listener.on_partitions_revoked([P0, P1, P2])
+            await asyncio.sleep(0.2)
             self.assigned = {P0}
             await self.listener.on_partitions_assigned([P0])
 
@@ -72,6 +76,10 @@ class ScriptedConsumer:
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.commits.append(offsets)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        assert tp in self.assigned, f"aiokafka refuses to seek {tp}: not assigned"
+        self.seeks.append((tp, offset))
 
 
 class ScriptedLoop(ConsumerLoop):
@@ -93,15 +101,102 @@ async def test_partitions_revoked_during_a_fetch_are_left_to_their_new_owner() -
 
     loop = ScriptedLoop(name="test", topics=[TOPIC], group_id="g", bootstrap_servers="unused", handler=handler)
     loop.scripted = consumer
-    running = asyncio.create_task(loop.run())
-    try:
-        await asyncio.wait_for(consumer.idle.wait(), timeout=10)
-    finally:
-        loop.stop()
-        await asyncio.wait_for(running, timeout=10)
+    await _run_until_idle(loop, consumer)
 
     # P0 was in hand and finished; P1 and P2 were revoked before their turn and belong to another member now
     assert applied == [0]
     assert consumer.commits == [{P0: 2}]
     assert consumer.rebalance is not None
     assert consumer.rebalance.done()
+
+
+async def test_a_fetch_made_before_a_revocation_is_not_applied_at_all() -> None:
+    # Given partitions applied together, and a rebalance that begins while the fetch is on its way
+    consumer = ScriptedConsumer()
+    applied: list[int] = []
+    fetch = consumer.getmany
+
+    async def fetch_then_rebalance(timeout_ms: int = 0, max_records: int | None = None) -> dict[TopicPartition, Any]:
+        batches = await fetch(timeout_ms, max_records)
+        if consumer.fetches == 1:
+            consumer.begin_rebalance()
+            await asyncio.sleep(0.05)  # the revocation callback ran before the loop got the records
+        return batches
+
+    consumer.getmany = fetch_then_rebalance  # type: ignore[method-assign]
+
+    async def handler(records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        applied.append(records[0].partition)
+
+    loop = ScriptedLoop(
+        name="test", topics=[TOPIC], group_id="g", bootstrap_servers="unused", handler=handler, concurrency=3
+    )
+    loop.scripted = consumer
+    await _run_until_idle(loop, consumer)
+
+    # Then none of it is applied or committed: whoever owns each partition now reads it from the committed offset
+    assert applied == []
+    assert consumer.commits == []
+
+
+async def test_records_fetched_across_a_whole_rebalance_are_read_again_not_skipped() -> None:
+    # Given a fetch that waited through a whole rebalance (revoked, then P0 given back) before it returned
+    consumer = ScriptedConsumer()
+    applied: list[int] = []
+    fetch = consumer.getmany
+
+    async def fetch_through_rebalance(timeout_ms: int = 0, max_records: int | None = None) -> dict[TopicPartition, Any]:
+        batches = await fetch(timeout_ms, max_records)
+        if consumer.fetches == 1:
+            consumer.begin_rebalance()
+            assert consumer.rebalance is not None
+            await consumer.rebalance
+            return {P0: batches[P0]}  # what the new assignment's position gave
+        return batches
+
+    consumer.getmany = fetch_through_rebalance  # type: ignore[method-assign]
+
+    async def handler(records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        applied.append(records[0].partition)
+
+    loop = ScriptedLoop(name="test", topics=[TOPIC], group_id="g", bootstrap_servers="unused", handler=handler)
+    loop.scripted = consumer
+    await _run_until_idle(loop, consumer)
+
+    # Then the records are not applied from this fetch, and P0 (still ours) is rewound to read them again: the
+    # consumer's position had moved past them, and skipping without a rewind would lose them for good
+    assert applied == []
+    assert consumer.seeks == [(P0, 0)]
+
+
+async def test_partitions_of_one_fetch_are_applied_together_and_each_committed() -> None:
+    consumer = ScriptedConsumer()
+    running_now: list[int] = []
+    most_at_once = 0
+
+    async def handler(records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        nonlocal most_at_once
+        running_now.append(records[0].partition)
+        most_at_once = max(most_at_once, len(running_now))
+        await asyncio.sleep(0.05)
+        running_now.remove(records[0].partition)
+
+    loop = ScriptedLoop(
+        name="test", topics=[TOPIC], group_id="g", bootstrap_servers="unused", handler=handler, concurrency=2
+    )
+    loop.scripted = consumer
+    await _run_until_idle(loop, consumer)
+
+    assert most_at_once == 2  # three partitions, at most two at once
+    assert sorted(consumer.commits, key=lambda c: next(iter(c)).partition) == [{P0: 2}, {P1: 2}, {P2: 2}]
+
+
+async def _run_until_idle(loop: ScriptedLoop, consumer: ScriptedConsumer) -> None:
+    running = asyncio.create_task(loop.run())
+    try:
+        await asyncio.wait_for(consumer.idle.wait(), timeout=10)
+        if consumer.rebalance is not None:
+            await asyncio.wait_for(consumer.rebalance, timeout=10)
+    finally:
+        loop.stop()
+        await asyncio.wait_for(running, timeout=10)
