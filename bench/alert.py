@@ -7,6 +7,7 @@ message naming its lead id is that alert. Everything else in the mix is backgrou
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -15,8 +16,12 @@ from typing import Any
 
 import httpx
 import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.stats import Latencies, latencies
+from shared.events import Topics
+from shared.lag import topic_partitions
 
 _LEAD_ID = re.compile(rb"ld_[0-9a-f]{24}")
 
@@ -68,6 +73,86 @@ def alert_figures(rank_a: Sequence[tuple[str, float, int]], alerts: dict[str, fl
         rejected_requests=len(rank_a) - len(accepted),
         latency=latencies(delays),
     )
+
+
+# The hops of one alert, each ending where the next begins: the request's scheduled send time, the lead-events
+# record's timestamp (ingest's produce), lead-scored's (scoring's publish after its commit), routing-decisions'
+# (the router's), then the stand-in's ``received_at`` (the notifier's post).
+HOP_TOPICS = (Topics.EVENTS, Topics.SCORED, Topics.DECISIONS)
+HOPS = ("ingest", "scoring", "router", "notifier")
+
+
+def hop_latencies(
+    accepted: Sequence[tuple[str, float]], records: dict[str, dict[str, float]], alerts: dict[str, float]
+) -> dict[str, Latencies | None]:
+    """Where each alert's time went: per hop, the latencies of the leads seen at both of its ends.
+
+    ``accepted`` holds (lead id, scheduled send time); ``records`` per topic the first record time of each lead;
+    ``alerts`` the first Slack message time. A lead missing at a point counts in no hop that touches it.
+    """
+    spans: dict[str, list[float]] = {hop: [] for hop in HOPS}
+    for lead, sent in accepted:
+        points = [sent, *(records.get(topic, {}).get(lead) for topic in HOP_TOPICS), alerts.get(lead)]
+        for hop, start, end in zip(HOPS, points[:-1], points[1:], strict=True):
+            if start is not None and end is not None:
+                spans[hop].append(max(0.0, end - start) * 1000)
+    return {hop: latencies(values) for hop, values in spans.items()}
+
+
+async def end_offsets(bootstrap: str, topics: Sequence[str] = HOP_TOPICS) -> dict[TopicPartition, int]:
+    """Where each partition of the hop topics ends now: the start of a run's records."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await admin.start()
+    await reader.start()
+    try:
+        return dict(await reader.end_offsets(await topic_partitions(admin, topics)))
+    finally:
+        await _stop(reader)
+        await admin.close()
+
+
+async def first_record_times(
+    bootstrap: str, starts: dict[TopicPartition, int], leads: set[str]
+) -> dict[str, dict[str, float]]:
+    """Per topic, the earliest record timestamp (seconds) keyed by each lead, read from ``starts`` to the end."""
+    first: dict[str, dict[str, float]] = {}
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await reader.start()
+    try:
+        partitions = list(starts)
+        ends = await reader.end_offsets(partitions)
+        reader.assign(partitions)
+        for tp in partitions:
+            reader.seek(tp, starts[tp])
+        remaining = {tp for tp in partitions if ends[tp] > starts[tp]}
+        while remaining:
+            batches = await reader.getmany(timeout_ms=1000, max_records=5000)
+            if not batches:
+                break
+            for tp, records in batches.items():
+                times = first.setdefault(tp.topic, {})
+                for record in records:
+                    lead = record.key.decode() if record.key else None
+                    if lead in leads:
+                        at = record.timestamp / 1000
+                        times[lead] = min(at, times.get(lead, at))
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        await _stop(reader)
+    return first
+
+
+async def _stop(reader: AIOKafkaConsumer) -> None:
+    try:
+        await reader.stop()
+    except asyncio.CancelledError:
+        # aiokafka 0.14: a consumer without a group can re-raise the cancellation of its own internal task on
+        # stop (seen after a long read). Only a cancellation of this task itself must go on.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
 
 
 def clear_slack(standin_url: str) -> None:

@@ -218,6 +218,7 @@ def phase_alert(run: Run, executor: ProcessPoolExecutor) -> None:
         if not asyncio.run(_wait_drained(run.bootstrap, plan.alert_settle_timeout_s)):
             run.notes.append(f"alert repeat {repeat + 1}: the pipeline still had lag before the run started")
         alert.clear_slack(run.lay.standin_url)
+        starts = asyncio.run(alert.end_offsets(run.bootstrap))
         before = run.watch.snapshot()
         load = constant_rate(
             executor, dataclasses.replace(template, run=f"{run.run_id}-a{repeat}"),
@@ -228,18 +229,35 @@ def phase_alert(run: Run, executor: ProcessPoolExecutor) -> None:
         owed = {lead for lead, _, status in load.rank_a if 200 <= status < 300}
         found = alert.collect_alerts(run.lay.standin_url, owed, settle_timeout_s=10 if drained else 1)
         figures = alert.alert_figures(load.rank_a, found)
+        accepted = [(lead, sent) for lead, sent, status in load.rank_a if 200 <= status < 300]
+        hops = alert.hop_latencies(accepted, asyncio.run(alert.first_record_times(run.bootstrap, starts, owed)), found)
+        for hop, hop_latency in hops.items():
+            if hop_latency:
+                run.add(f"alert.hop.{hop}.p50_ms", hop_latency.p50)
+                run.add(f"alert.hop.{hop}.p99_ms", hop_latency.p99)
         if figures.latency:
             run.add("alert.p50_ms", figures.latency.p50)
             run.add("alert.p99_ms", figures.latency.p99)
             run.add("alert.max_ms", figures.latency.max)
         run.add("alert.delivered_share", figures.delivered_share)
         run.add_cpu("pipeline", cpu, load.ok)
-        run.detail("alert", {"load": load.as_dict(), "alerts": figures.as_dict(), "drained": drained})
+        run.detail(
+            "alert",
+            {
+                "load": load.as_dict(),
+                "alerts": figures.as_dict(),
+                "hops_ms": {hop: lat.as_dict() if lat else None for hop, lat in hops.items()},
+                "drained": drained,
+            },
+        )
         lat = figures.latency
         say(
             f"  {load.ok} accepted ({sum(load.errors.values())} errors), {figures.delivered}/{figures.owed} "
             f"alerts delivered" + (f", p50 {lat.p50:.0f} ms, p99 {lat.p99:.0f} ms, max {lat.max:.0f} ms" if lat else "")
         )
+        say("  per hop, p50 / p99 ms: " + ", ".join(
+            f"{hop} {h.p50:.0f} / {h.p99:.0f}" if h else f"{hop} —" for hop, h in hops.items()
+        ))  # fmt: skip
     alert.clear_slack(run.lay.standin_url)
 
 
@@ -309,6 +327,7 @@ def _figures(run: Run) -> list[Figure]:
         ("alert.p99_ms", f"Lead-to-alert p99 at {plan.alert_rate}/s", "ms", (KAFKA_P99,)),
         ("alert.max_ms", f"Lead-to-alert max at {plan.alert_rate}/s", "ms", ()),
         ("alert.delivered_share", "Alerts delivered", "share", ()),
+        *((f"alert.hop.{hop}.p{q}_ms", f"  of which {hop}, p{q}", "ms", ()) for hop in alert.HOPS for q in (50, 99)),
     ]  # fmt: skip
     figures = [Figure(name, label, unit, tuple(run.values.get(name, [])), refs) for name, label, unit, refs in specs]
     for name, peak in sorted(run.watch.peak_mb.items()):

@@ -111,14 +111,19 @@ class LagProbe:
 
     async def _partitions(self, admin: AIOKafkaAdminClient) -> list[TopicPartition]:
         # Asked every round, so partitions added to a topic are measured from the next round on.
-        described = await admin.describe_topics(self.topics)
-        found: list[TopicPartition] = []
-        for topic in described:
-            if topic.get("error_code"):
-                continue  # not created yet: nothing to be behind on
-            for partition in sorted(p["partition"] for p in topic.get("partitions", [])):
-                found.append(TopicPartition(topic["topic"], partition))
-        return found
+        return await topic_partitions(admin, self.topics)
+
+
+async def topic_partitions(admin: AIOKafkaAdminClient, topics: Sequence[str]) -> list[TopicPartition]:
+    """Every partition of these topics, as the brokers describe them now; a topic not created yet has none."""
+    described = await admin.describe_topics(list(topics))
+    found: list[TopicPartition] = []
+    for topic in described:
+        if topic.get("error_code"):
+            continue
+        for partition in sorted(p["partition"] for p in topic.get("partitions", [])):
+            found.append(TopicPartition(topic["topic"], partition))
+    return found
 
 
 def publish_lags(service: str, group_id: str, lags: Iterable[PartitionLag]) -> None:

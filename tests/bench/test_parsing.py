@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bench.alert import alert_figures, first_alert_times
+from bench.alert import alert_figures, first_alert_times, hop_latencies
 from bench.kafka_limit import KafkaToolError, parse_producer_performance
 from bench.procs import cpu_delta, parse_stat, parse_vm_hwm_kb
 from bench.workload import RANK_A, Mix
+from shared.events import Topics
 
 PRODUCER_OUTPUT = """\
 250001 records sent, 50000.2 records/sec (35.21 MB/sec), 12.3 ms avg latency, 150.0 ms max latency.
@@ -62,6 +63,23 @@ def test_alert_latency_runs_from_the_scheduled_request_and_counts_the_undelivere
     assert figures.delivered_share == 0.5
     assert figures.latency is not None
     assert figures.latency.max == pytest.approx(200.0)
+
+
+def test_an_alerts_time_splits_into_hops_between_the_topics_records() -> None:
+    # Given one lead seen at every point and one whose decision never came
+    records = {
+        Topics.EVENTS: {"ld_1": 100.010, "ld_2": 100.020},
+        Topics.SCORED: {"ld_1": 100.110, "ld_2": 100.220},
+        Topics.DECISIONS: {"ld_1": 100.160},
+    }
+    hops = hop_latencies([("ld_1", 100.0), ("ld_2", 100.0)], records, {"ld_1": 101.160})
+    # Then each hop counts the leads seen at both of its ends
+    assert {hop: (h.count, h.max) if h else None for hop, h in hops.items()} == {
+        "ingest": (2, pytest.approx(20.0)),
+        "scoring": (2, pytest.approx(200.0)),
+        "router": (1, pytest.approx(50.0)),
+        "notifier": (1, pytest.approx(1000.0)),
+    }
 
 
 def test_the_mix_is_the_same_for_the_same_seed() -> None:
