@@ -45,6 +45,9 @@ DEFAULT_TARGETS: dict[str, Target] = {
 }
 
 
+PHASES = ("kafka", "ingest", "alert", "drain")
+
+
 @dataclass(frozen=True)
 class BenchPlan:
     """Scales and limits of one run."""
@@ -54,6 +57,8 @@ class BenchPlan:
     fresh: bool = True  # start from an empty broker and database, so runs compare
     keep_stack: bool = False
     seed: int = 8
+    # Which phases run, in this order (a subset when tuning one figure: ``--phases alert``).
+    phases: tuple[str, ...] = PHASES
     # Raw Kafka limit
     kafka_records: int = 500_000
     kafka_latency_rate: int = 1000  # Kafka's own acks=all latency at the rate LeadFlow's latencies are quoted at

@@ -368,6 +368,8 @@ def execute(plan: BenchPlan, *, output_dir: Path = RESULTS_DIR, argv: list[str] 
                 ("drain", lambda: phase_drain(run)),
             ]
             for name, phase in phases:
+                if name not in plan.phases:
+                    continue
                 try:
                     phase()
                 except Exception as exc:

@@ -8,7 +8,7 @@ from typing import Any
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from bench.plan import FULL, QUICK
+    from bench.plan import FULL, PHASES, QUICK
     from bench.runner import execute
 
     plan = (QUICK if args.quick else FULL).with_overrides(
@@ -24,6 +24,7 @@ def _bench(args: argparse.Namespace) -> int:
         ingest_rates=tuple(args.rates) if args.rates else None,
         fresh=False if args.reuse else None,
         keep_stack=True if args.keep_stack else None,
+        phases=tuple(p for p in PHASES if p in args.phases) if args.phases else None,
     )
     execute(plan, argv=sys.argv[1:])
     return 0
@@ -61,6 +62,10 @@ def register(sub: Any) -> None:
     bench.add_argument("--alert-rate", type=_positive_int, help="events/s for lead-to-alert latency (full: 1000)")
     bench.add_argument("--alert-seconds", type=_positive_float, help="seconds of lead-to-alert load (full: 60)")
     bench.add_argument("--team", type=_positive_int, help="reps in the team routed to (default 240; bench/team.py)")
+    bench.add_argument(
+        "--phases", nargs="+", choices=("kafka", "ingest", "alert", "drain"),
+        help="run only these phases (default: all), e.g. --phases alert when tuning lead-to-alert latency",
+    )  # fmt: skip
     bench.add_argument("--reuse", action="store_true", help="keep the slot's data instead of starting empty")
     bench.add_argument("--keep-stack", action="store_true", help="leave the bench stack running afterwards")
     bench.set_defaults(func=_bench)
