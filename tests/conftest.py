@@ -93,11 +93,17 @@ def stack_urls() -> Iterator[StackUrls]:
         containers = [kafka.start(), postgres.start()]
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka.get_bootstrap_server()
         os.environ["DATABASE_URL"] = postgres.get_connection_url(driver="asyncpg")
+    keep = os.environ.get("LEADFLOW_KEEP_STACK") == "1"
+    if not keep and not containers:
+        # Every run starts from empty data, as on a fresh machine: what earlier runs left (hundreds of open leads
+        # after a few runs) would otherwise change what later runs see, e.g. push a new lead off the console's
+        # first page. A kept stack (LEADFLOW_KEEP_STACK=1) is reused as it is, for quick reruns.
+        stack.reset(lay)
     stack.up(lay)
     try:
         yield _urls(lay)
     finally:
-        if os.environ.get("LEADFLOW_KEEP_STACK") != "1":
+        if not keep:
             stack.down(lay)
         for container in containers:  # pragma: no cover
             container.stop()
