@@ -125,5 +125,7 @@ async def service_runtime(
         if consumers:
             await asyncio.wait(consumers, timeout=15)
         await cancel_quietly(runtime.tasks)
+        if outbox is not None:
+            await outbox.close()
         await publisher.stop()
         await engine.dispose()

@@ -14,11 +14,14 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, READY
+from shared.kafka import is_transient
+from shared.metrics import DB_ERRORS, HTTP_LATENCY, HTTP_REQUESTS, READY
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +131,21 @@ def create_service_app(
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         content = exc.detail if isinstance(exc.detail, dict) else {"error": exc.detail}
         return JSONResponse(status_code=exc.status_code, content=content, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeoutError)
+    async def database_error(_: Request, exc: Exception) -> JSONResponse:
+        # The database went away, restarted (a pooled connection found dead on first use: the pool is renewed, the
+        # client's retry gets a fresh one) or is saturated: say "retry", never a bare 500.
+        if not is_transient(exc):
+            log.exception("database error", exc_info=exc)
+            return JSONResponse(status_code=500, content={"error": "internal_error"})
+        DB_ERRORS.labels(service, "request", type(exc).__name__).inc()
+        return JSONResponse(
+            status_code=503,
+            content={"error": "database_unavailable", "detail": "retry later"},
+            headers={"Retry-After": "1"},
+        )
 
     ops = APIRouter(tags=["operations"])
 

@@ -84,6 +84,7 @@ async def run_bench(
     producer = create_producer(bootstrap, client_id="scoring-bench")
     await producer.start()
     engine = create_engine(database_url, pool_size=2)
+    outbox: Outbox | None = None
     try:
         started = time.perf_counter()
         now = datetime.now(UTC)
@@ -123,6 +124,8 @@ async def run_bench(
         await task
         return BenchResult(events, leads, fill_s, drain_s, drain_cpu_s)
     finally:
+        if outbox is not None:
+            await outbox.close()
         await producer.stop()
         await engine.dispose()
         await admin.delete_topics([topic_in, topic_out])

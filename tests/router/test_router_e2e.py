@@ -45,6 +45,10 @@ async def sql(sessions: Any, statement: str, **params: Any) -> list[Any]:
         return rows
 
 
+async def _outbox_empty(live_db: Any) -> bool:
+    return (await sql(live_db, "SELECT count(*) FROM router.outbox"))[0][0] == 0
+
+
 async def routed(http: httpx.AsyncClient, router: str, lid: str, decisions: int = 1) -> dict[str, Any] | None:
     response = await http.get(f"{router}/v1/leads/{lid}")
     if response.status_code == 404:
@@ -327,6 +331,8 @@ async def test_simulate_shows_what_would_change_and_changes_nothing(
     people = [await demo_request(http, stack_urls) for _ in range(3)]
     for person in people:
         await eventually(lambda p=person: routed(http, stack_urls.router, lead_id(p)))
+    # And their decisions published (the outbox deletes published rows a moment after publishing them)
+    await eventually(lambda: _outbox_empty(live_db))
     candidate = tmp_path / "routing.yaml"
     candidate.write_text(
         FIXTURE_CONFIG.read_text().replace("members: [rep-in-1, rep-in-2, rep-in-3]", "members: [rep-in-1, rep-in-2]")

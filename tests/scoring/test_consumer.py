@@ -38,9 +38,11 @@ async def handler(stack_urls: StackUrls) -> AsyncIterator[tuple[ScoringHandler, 
     producer = create_producer(stack.kafka_bootstrap(lay), client_id="scoring-tests")
     await producer.start()
     sessions = session_factory(engine)
+    outbox = Outbox(outbox_table, producer, sessions)
     try:
-        yield ScoringHandler(sessions, Outbox(outbox_table, producer, sessions), model=lambda: MODEL), engine
+        yield ScoringHandler(sessions, outbox, model=lambda: MODEL), engine
     finally:
+        await outbox.close()
         await producer.stop()
         await engine.dispose()
 

@@ -55,9 +55,11 @@ async def db(stack_urls: StackUrls) -> AsyncIterator[Db]:
     producer: AIOKafkaProducer = create_producer(stack.kafka_bootstrap(lay), client_id="scoring-tests")
     await producer.start()
     sessions = session_factory(engine)
+    outbox = Outbox(outbox_table, producer, sessions)
     try:
-        yield Db(sessions, Outbox(outbox_table, producer, sessions))
+        yield Db(sessions, outbox)
     finally:
+        await outbox.close()
         await producer.stop()
         await engine.dispose()
 
