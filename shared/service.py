@@ -138,7 +138,11 @@ def create_service_app(
         # The database went away, restarted (a pooled connection found dead on first use: the pool is renewed, the
         # client's retry gets a fresh one) or is saturated: say "retry", never a bare 500.
         if not is_transient(exc):
-            log.exception("database error", exc_info=exc)
+            # The class and SQLSTATE only: the exception's text carries the statement's parameters (personal data).
+            sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+            log.error(
+                "database error in a request", extra={"fields": {"error": type(exc).__name__, "sqlstate": sqlstate}}
+            )
             return JSONResponse(status_code=500, content={"error": "internal_error"})
         DB_ERRORS.labels(service, "request", type(exc).__name__).inc()
         return JSONResponse(

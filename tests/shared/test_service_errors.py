@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -36,7 +38,7 @@ def _app() -> FastAPI:
 
     @router.get("/v1/bug")
     async def bug() -> None:
-        raise IntegrityError("INSERT", {}, ValueError("duplicate key"))
+        raise IntegrityError("INSERT INTO people VALUES (:email)", {"email": "taro@example.co.jp"}, ValueError("dup"))
 
     return create_service_app(service="errors-probe", lifespan=_nothing_to_open, routers=[router], description="probe")
 
@@ -62,9 +64,16 @@ async def test_a_saturated_pool_is_answered_503() -> None:
     assert response.json()["error"] == "database_unavailable"
 
 
-async def test_a_database_error_that_retrying_cannot_fix_is_a_500_without_details() -> None:
+async def test_a_database_error_that_retrying_cannot_fix_is_a_500_without_details(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     # When a statement fails for a reason a retry would not change (a bug)
-    response = await _get("/v1/bug")
+    with caplog.at_level(logging.INFO):
+        response = await _get("/v1/bug")
     # Then it is an internal error, and the statement or its values are not echoed to the client
     assert response.status_code == 500
     assert response.json() == {"error": "internal_error"}
+    # And it is logged by class, without the statement's parameters (personal data)
+    logged = [r for r in caplog.records if r.name == "shared.service"]
+    assert [getattr(r, "fields", {}).get("error") for r in logged] == ["IntegrityError"]
+    assert "taro@example.co.jp" not in caplog.text + "".join(str(r.__dict__) for r in logged)
