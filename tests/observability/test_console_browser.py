@@ -17,7 +17,7 @@ from services.router.console.settings import ConsoleSettings
 from tests.conftest import StackUrls, eventually
 from tests.e2e.helpers import API_KEY, lead_id, unique_person
 from tests.observability.console_app import build_app, serve
-from tests.observability.webdriver import Browser, headless_chromium
+from tests.observability.webdriver import Browser, WebDriverError, headless_chromium
 
 pytestmark = pytest.mark.integration
 
@@ -165,5 +165,10 @@ async def test_a_screenshot_of_the_queue_is_taken(
 
 async def _text_of(browser: Browser, css: str) -> str | None:
     found = browser.find_all(css)
-    text = browser.text(found[0]) if found else ""
+    try:
+        text = browser.text(found[0]) if found else ""
+    except WebDriverError as exc:
+        if "stale element" not in str(exc):
+            raise
+        return None  # the page re-rendered between finding the element and reading it: look again
     return text or None
