@@ -317,6 +317,15 @@ def _java() -> str:
     return java
 
 
+def _cluster_id() -> str:
+    """A random KRaft cluster id. Like Kafka's own ``Uuid.randomUuid()``, never one starting with "-": the
+    storage tool reads ``-t -abc…`` as an unknown option and refuses to format (1 start in 64 failed so)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def start_kafka(lay: Layout) -> None:
     """Run a single-node KRaft broker (formatting its storage the first time)."""
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
@@ -329,7 +338,7 @@ def start_kafka(lay: Layout) -> None:
     config = _write_kafka_config(lay)
     classpath = f"{KAFKA_LIBS}/*"
     if not (lay.kafka_home / "data" / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = _cluster_id()
         subprocess.run(
             [
                 _java(),
