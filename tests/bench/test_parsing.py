@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.alert import alert_figures, first_alert_times, hop_latencies
+from bench.alert import alert_figures, first_alert_times, first_record_times, hop_latencies
 from bench.kafka_limit import KafkaToolError, parse_producer_performance
 from bench.procs import cpu_delta, parse_stat, parse_vm_hwm_kb
 from bench.workload import RANK_A, Mix
@@ -80,6 +80,11 @@ def test_an_alerts_time_splits_into_hops_between_the_topics_records() -> None:
         "router": (1, pytest.approx(50.0)),
         "notifier": (1, pytest.approx(1000.0)),
     }
+
+
+async def test_reading_record_times_of_no_partitions_finds_none_without_a_broker() -> None:
+    # Given no partition to read (no broker at that address either): nothing is connected, nothing is found
+    assert await first_record_times("127.0.0.1:9", {}, {"ld_1"}) == {}
 
 
 def test_the_mix_is_the_same_for_the_same_seed() -> None:
