@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.consumer import BatchProcessor, Decoded, Record
 from shared.db import create_engine, migrate, ping, session_factory
+from shared.gc_tuning import tune_gc
 from shared.kafka import ConsumerLoop, OutgoingMessage, Publisher
 from shared.lag import report_lag
 from shared.logging import configure_logging
@@ -116,6 +117,7 @@ async def service_runtime(
     add_ready_check(app, "kafka", kafka_ready)
     add_ready_check(app, "consumer", consuming)
     app.state.sessions = sessions
+    tune_gc()
     try:
         yield runtime
     finally:

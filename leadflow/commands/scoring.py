@@ -125,7 +125,8 @@ def _bench(args: argparse.Namespace) -> int:
     )
     print(
         f"filled {result.events:,} events over {result.leads:,} leads in {result.fill_s:.1f}s; "
-        f"scored them in {result.drain_s:.1f}s: {result.events_per_s:,.0f} events/s"
+        f"scored them in {result.drain_s:.1f}s: {result.events_per_s:,.0f} events/s, "
+        f"{1000 * result.drain_cpu_s / max(result.events, 1):.2f} s of this process's CPU per 1,000 events"
     )
     return 0
 

@@ -23,6 +23,7 @@ from services.ingest.producer import EventPublisher
 from services.ingest.ratelimit import TokenBuckets
 from services.ingest.settings import IngestSettings, get_settings
 from shared.db import create_engine, migrate, ping, session_factory, unit_of_work
+from shared.gc_tuning import tune_gc
 from shared.kafka import Publisher, is_transient
 from shared.logging import configure_logging, log_fields
 from shared.service import add_ready_check, cancel_quietly, create_service_app
@@ -114,6 +115,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         asyncio.create_task(connect_forever(publisher, settings), name="ingest-kafka-connect"),
         asyncio.create_task(purge_forever(app.state.ingest, settings.purge_interval_s), name="ingest-purge"),
     ]
+    tune_gc()
     try:
         yield
     finally:

@@ -23,6 +23,7 @@ from services.scoring.models import outbox as outbox_table
 from shared.consumer import BatchProcessor
 from shared.db import create_engine, session_factory
 from shared.events import Channel, CloudEvent, CloudEventType, EventKind, LeadEvent, Person
+from shared.gc_tuning import tune_gc
 from shared.kafka import ConsumerLoop, OutgoingMessage, create_producer
 from shared.outbox import Outbox
 
@@ -116,6 +117,7 @@ async def run_bench(
                                    producer=producer, outbox=outbox),
             max_records=batch, on_batch=on_batch,
         )  # fmt: skip
+        tune_gc()  # as the service does once started
         started, cpu_started = time.perf_counter(), time.process_time()
         task = asyncio.create_task(loop.run())
         await done.wait()
