@@ -7,14 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
 from fastapi import FastAPI
 
 from services.notifier.api import router, slack_router
 from services.notifier.consumer import NotifierHandler, decode_record
 from services.notifier.feedback import InteractionHandler
 from services.notifier.models import SCHEMA, outbox
-from services.notifier.senders import ChannelPacer, Mailer, SlackClient
+from services.notifier.senders import ChannelPacer, Mailer, SlackClient, slack_http
 from services.notifier.settings import get_settings
 from shared.events import Topics
 from shared.runtime import service_runtime
@@ -28,7 +27,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     async with (
-        httpx.AsyncClient(timeout=settings.slack_timeout_s) as http,
+        slack_http(settings.slack_timeout_s, settings.slack_max_connections) as http,
         service_runtime(
             app, service=SERVICE, settings=settings, schema=SCHEMA, migrations=MIGRATIONS, outbox_table=outbox
         ) as runtime,
@@ -45,6 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             pacer=ChannelPacer(settings.slack_channel_interval_s, settings.slack_channel_burst),
             history_page_size=settings.slack_history_page_size,
             history_max_pages=settings.slack_history_max_pages,
+            max_concurrency=settings.slack_max_connections,
         )
         mailer = Mailer(
             settings.smtp_host,
@@ -54,6 +54,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             password=settings.smtp_password,
             starttls=settings.smtp_starttls,
             timeout_s=settings.smtp_timeout_s,
+            max_connections=settings.smtp_max_connections,
         )
         handler = NotifierHandler(
             runtime.sessions,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
+
 from shared.settings import DEV_SECRET, BaseServiceSettings
 
 
@@ -17,6 +19,8 @@ class NotifierSettings(BaseServiceSettings):
     slack_bot_token: str = DEV_SECRET
     slack_signing_secret: str = DEV_SECRET
     slack_timeout_s: float = 5.0
+    # Connections to Slack at once (all kept open); more concurrent calls wait for one to come free.
+    slack_max_connections: int = Field(default=16, ge=1)
     slack_max_attempts: int = 5
     slack_backoff_s: float = 0.5
     slack_backoff_max_s: float = 10.0
@@ -35,6 +39,8 @@ class NotifierSettings(BaseServiceSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_timeout_s: float = 10.0
+    # SMTP conversations at once (kept open between messages); more emails wait for one to come free.
+    smtp_max_connections: int = Field(default=8, ge=1)
     mail_from: str = "LeadFlow <leadflow@localhost>"
     console_url: str | None = None
     # The seminar thank-you's material link; without it the email thanks and offers a conversation only.

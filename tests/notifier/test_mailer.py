@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
 
@@ -77,3 +78,41 @@ async def test_a_kept_connection_the_server_dropped_is_replaced_and_the_message_
 
     assert [m.subject for m in first.messages] == ["Lead 1"]
     assert [m.subject for m in second.messages] == ["Lead 2"]
+
+
+async def test_concurrent_messages_share_a_bounded_number_of_connections(sink: PeerSink, port: int) -> None:
+    # A batch owes many emails at once: they queue for a few kept connections instead of one connection each.
+    mailer = Mailer("127.0.0.1", port, "LeadFlow <leadflow@test.example>", max_connections=3)
+    try:
+        ids = await asyncio.gather(*(mailer.send(_mail(n), f"key-{n}") for n in range(30)))
+    finally:
+        await mailer.close()
+
+    assert sorted(m.message_id for m in sink.messages) == sorted(ids)
+    assert len(set(ids)) == 30
+    assert 1 <= len(set(sink.peers)) <= 3
+
+
+async def test_headers_that_are_not_ascii_arrive_as_written(sink: PeerSink, port: int) -> None:
+    subject = (
+        "新しいリード: 佐藤 太郎 (株式会社サンプル) — ランクA、1時間以内にご連絡ください。" * 2
+    )  # folded over lines
+    mailer = Mailer("127.0.0.1", port, "リードフロー <leadflow@test.example>")
+    message = EmailMessage(
+        to="佐藤 太郎 <rep1@example.com>", subject=subject, text="本文です", html="<p>本文です</p>",
+        reply_to="営業部長 <manager@example.com>",
+    )  # fmt: skip
+    try:
+        message_id = await mailer.send(message, "key-ja")
+    finally:
+        await mailer.close()
+
+    [received] = sink.messages
+    assert received.subject == subject
+    assert received.from_header == "リードフロー <leadflow@test.example>"
+    assert received.to_header == "佐藤 太郎 <rep1@example.com>"
+    assert received.reply_to == "営業部長 <manager@example.com>"
+    assert received.rcpt_tos == ("rep1@example.com",)
+    assert (received.text or "").strip() == "本文です"
+    assert (received.html or "").strip() == "<p>本文です</p>"
+    assert received.message_id == message_id

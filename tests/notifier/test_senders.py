@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ import pytest
 
 from leadflow.standins.slack import FaultSpec, SlackState, create_slack_app
 from services.notifier.domain import SlackMessage
-from services.notifier.senders import ChannelPacer, PermanentSendError, SlackClient, TransientSendError
+from services.notifier.senders import ChannelPacer, PermanentSendError, SlackClient, TransientSendError, slack_http
 
 TOKEN = "xoxb-test"
 MESSAGE = SlackMessage(channel="U07KENSATO", text="A lead for you", blocks=[])
@@ -224,3 +225,40 @@ def test_failure_reasons_are_a_bounded_set_of_labels() -> None:
     assert failure_reason("channel_not_found") == "channel_not_found"
     assert failure_reason("recipient refused: recipient") == "smtp_refused"
     assert failure_reason("something nobody has seen, with an id 12345") == "other"
+
+
+async def test_concurrent_posts_share_a_bounded_number_of_kept_connections() -> None:
+    # A real socket server (connections are what is counted), answering like chat.postMessage.
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        body = b'{"ok": true, "channel": "U07KENSATO", "ts": "1700000000.000100"}'
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                )
+                await reader.readexactly(length)
+                await asyncio.sleep(0.01)  # a slow answer, so the posts overlap
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                             % (len(body), body))  # fmt: skip
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()  # the client closed its kept connection
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with slack_http(timeout_s=5.0, max_connections=4) as http:
+            client = SlackClient(http, f"http://127.0.0.1:{port}/api", TOKEN)
+            refs = await asyncio.gather(*(client.post_message(MESSAGE, METADATA) for _ in range(40)))
+    finally:
+        server.close()
+
+    assert len(refs) == 40
+    assert 1 <= connections <= 4
