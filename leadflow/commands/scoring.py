@@ -119,8 +119,9 @@ def _bench(args: argparse.Namespace) -> int:
             model=load_scoring_model(settings.model_path),
             events=args.events,
             leads=args.leads,
-            batch=args.batch,
+            batch=args.batch or settings.max_batch,
             partitions=args.partitions,
+            concurrency=args.concurrency or settings.partition_concurrency,
         )
     )
     print(
@@ -167,8 +168,13 @@ def register(sub: Any) -> None:
     )
     bench.add_argument("--events", type=int, default=1_000_000)
     bench.add_argument("--leads", type=int, default=100_000)
-    bench.add_argument("--batch", type=int, default=500, help="records per getmany (the service's MAX_BATCH)")
+    bench.add_argument("--batch", type=int, help="records per getmany (default: the service's MAX_BATCH)")
     bench.add_argument("--partitions", type=int, default=6)
+    bench.add_argument(
+        "--concurrency",
+        type=int,
+        help="partition batches applied at once (default: the service's PARTITION_CONCURRENCY)",
+    )
     bench.add_argument("--bootstrap", help="Kafka (default: KAFKA_BOOTSTRAP_SERVERS or the local stack)")
     bench.add_argument("--database-url", help="scoring's database (default: DATABASE_URL or the local stack)")
     bench.set_defaults(func=_bench)

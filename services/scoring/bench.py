@@ -74,7 +74,15 @@ def _event(n: int, leads: int, run: str, now: datetime) -> CloudEvent[LeadEvent]
 
 
 async def run_bench(
-    *, bootstrap: str, database_url: str, model: ScoringModel, events: int, leads: int, batch: int, partitions: int
+    *,
+    bootstrap: str,
+    database_url: str,
+    model: ScoringModel,
+    events: int,
+    leads: int,
+    batch: int,
+    partitions: int,
+    concurrency: int = 1,
 ) -> BenchResult:
     """Fill a fresh topic with ``events`` over ``leads``, then time scoring it end to end."""
     run = uuid.uuid4().hex[:8]
@@ -84,7 +92,7 @@ async def run_bench(
     await admin.create_topics([NewTopic(t, partitions, 1) for t in (topic_in, topic_out)])
     producer = create_producer(bootstrap, client_id="scoring-bench")
     await producer.start()
-    engine = create_engine(database_url, pool_size=2)
+    engine = create_engine(database_url, pool_size=max(2, concurrency + 1))
     outbox: Outbox | None = None
     try:
         started = time.perf_counter()
@@ -115,7 +123,7 @@ async def run_bench(
             name="scoring-bench", topics=[topic_in], group_id=f"scoring-bench-{run}", bootstrap_servers=bootstrap,
             handler=BatchProcessor(service="scoring-bench", decode=decode_event, apply=handler.apply,
                                    producer=producer, outbox=outbox),
-            max_records=batch, on_batch=on_batch,
+            max_records=batch, concurrency=concurrency, on_batch=on_batch,
         )  # fmt: skip
         tune_gc()  # as the service does once started
         started, cpu_started = time.perf_counter(), time.process_time()
