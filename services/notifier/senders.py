@@ -327,8 +327,8 @@ class Mailer:
 
     At most ``max_connections`` conversations at once; more messages wait for a connection to come free. Why: a
     batch owes up to a hundred emails sent concurrently, and with no bound each opened a connection of its own
-    (TCP, EHLO, a host name lookup in a thread) only for all but a few to be closed again: that churn was most of
-    the notifier's CPU per email (bench/README.md). A relay takes messages one after another on a connection.
+    (TCP, EHLO, a host name lookup in a thread) only for all but a few to be closed again. A relay takes messages
+    one after another on a connection.
     """
 
     def __init__(
@@ -444,7 +444,12 @@ class Mailer:
 
 
 def _header(value: str, name: str) -> str:
-    """A header value as is when it is ASCII, else RFC 2047 encoded words in UTF-8 (an address's name only)."""
+    """A header value as is when it is ASCII, else RFC 2047 encoded words in UTF-8 (an address's name only).
+
+    Line breaks become spaces: a lead's company or name ends up in the subject, and a CR/LF there must never start
+    a header of its own (compat32 does not refuse them as ``EmailMessage`` did).
+    """
+    value = " ".join(value.splitlines())
     if value.isascii():
         return value
     person, address = parseaddr(value)

@@ -116,3 +116,21 @@ async def test_headers_that_are_not_ascii_arrive_as_written(sink: PeerSink, port
     assert (received.text or "").strip() == "本文です"
     assert (received.html or "").strip() == "<p>本文です</p>"
     assert received.message_id == message_id
+
+
+@pytest.mark.parametrize(
+    "subject", ["New lead: Acme\r\nBcc: someone@evil.example", "新しいリード: 佐藤\nBcc: someone@evil.example"]
+)
+async def test_a_line_break_in_a_header_value_never_starts_a_header(sink: PeerSink, port: int, subject: str) -> None:
+    mailer = Mailer("127.0.0.1", port, "LeadFlow <leadflow@test.example>")
+    message = EmailMessage(to="rep1@example.com", subject=subject, text="t", html="<p>t</p>")
+    try:
+        await mailer.send(message, "key-crlf")
+    finally:
+        await mailer.close()
+
+    [received] = sink.messages
+    assert received.rcpt_tos == ("rep1@example.com",)
+    assert "\n" not in received.subject
+    assert "\r" not in received.subject
+    assert received.subject.endswith("Bcc: someone@evil.example")  # kept as text of the subject, not a header
