@@ -81,6 +81,9 @@ case "${name}" in
     ;;
 esac
 shift
+# Keep-alive 75 s (uvicorn's default is 5 s): longer than a load balancer's usual idle timeout (60 s), so the
+# balancer, never the service, closes an idle connection; the other way round, a request it forwards into the
+# service's close comes back as a 502.
 # exec: uvicorn replaces this shell as PID 1 and gets SIGTERM itself, so the lifespan's orderly shutdown
 # (finish the batch in hand, flush the producer) runs. Options given after the name win: uvicorn keeps the last.
 exec uvicorn "services.${name}.app:app" \
@@ -88,6 +91,7 @@ exec uvicorn "services.${name}.app:app" \
   --port "${PORT:-${port}}" \
   --no-access-log \
   --timeout-graceful-shutdown "${GRACEFUL_SHUTDOWN_S:-10}" \
+  --timeout-keep-alive "${KEEP_ALIVE_S:-75}" \
   --loop uvloop --http httptools \
   "$@"
 EOF

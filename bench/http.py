@@ -8,6 +8,7 @@ read the status and the body, reuse connections, open more when all are busy (up
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 
 
@@ -19,6 +20,7 @@ class HttpError(ConnectionError):
 class _Conn:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    idle_since: float = 0.0
 
 
 @dataclass
@@ -28,6 +30,10 @@ class Pool:
     host: str
     port: int
     max_connections: int
+    # A kept connection idle this long is not reused: the server may close it at any moment (uvicorn's keep-alive
+    # timeout is 5 s), and a request written into that close fails though the service was fine. Browsers and
+    # httpx do the same (httpx: 5 s); a connection the server already closed is never reused either.
+    keepalive_expiry_s: float = 4.0
     _idle: list[_Conn] = field(default_factory=list)
     _open: int = 0
     _freed: asyncio.Condition | None = None
@@ -63,7 +69,10 @@ class Pool:
         if self._freed is None:
             self._freed = asyncio.Condition()
         async with self._freed:
-            while not self._idle and self._open >= self.max_connections:
+            while True:
+                self._drop_stale()
+                if self._idle or self._open < self.max_connections:
+                    break
                 await self._freed.wait()
             if self._idle:
                 return self._idle.pop()
@@ -77,8 +86,20 @@ class Pool:
             raise
         return _Conn(reader, writer)
 
+    def _drop_stale(self) -> None:
+        now = time.monotonic()
+        fresh: list[_Conn] = []
+        for conn in self._idle:
+            if now - conn.idle_since < self.keepalive_expiry_s and not conn.reader.at_eof():
+                fresh.append(conn)
+            else:
+                conn.writer.close()
+                self._open -= 1
+        self._idle = fresh
+
     async def _release(self, conn: _Conn) -> None:
         assert self._freed is not None
+        conn.idle_since = time.monotonic()
         async with self._freed:
             self._idle.append(conn)
             self._freed.notify()

@@ -588,6 +588,7 @@ def start_service(lay: Layout, spec: ServiceSpec, extra_env: Mapping[str, str] |
     argv = [
         sys.executable, "-m", "uvicorn", f"services.{spec.name}.app:app",
         "--host", "127.0.0.1", "--port", str(spec.port), "--no-access-log", "--timeout-graceful-shutdown", "10",
+        "--timeout-keep-alive", "75",  # as in the image (Dockerfile): idle connections are the client's to close
         "--loop", "uvloop", "--http", "httptools",  # explicit: fail loudly rather than fall back to the slow ones
     ]  # fmt: skip
     _spawn(lay, spec.process, argv, env={**service_env(lay), **(extra_env or {})})
