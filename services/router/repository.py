@@ -15,6 +15,7 @@ from services.router.config import RepOverride
 from services.router.domain import RotationState, TimerSpec
 from services.router.domain.batch import OPEN_STAGES, AccountLead, LeadRow
 from services.router.models import applied, decisions, leads, rep_overrides, rotation, sla_timers
+from shared.bulk import column_arrays, upsert_statement
 
 __all__ = ["OPEN_STAGES"]
 
@@ -31,11 +32,8 @@ _ADD_TEAMS = (
     .from_select(["team_id"], sa.select(sa.func.unnest(sa.bindparam("teams", type_=_TEXTS))))
     .on_conflict_do_nothing()
 )
-_LEAD_COLUMNS = [c.name for c in leads.columns]
-_upsert_leads = insert(leads)
-_UPSERT_LEADS = _upsert_leads.on_conflict_do_update(
-    index_elements=["lead_id"], set_={c: _upsert_leads.excluded[c] for c in _LEAD_COLUMNS if c != "lead_id"}
-)
+_LEAD_JSON = ("reasons", "excluded_rep_ids")
+_UPSERT_LEADS = upsert_statement(leads, "lead_id", _LEAD_JSON)
 _ADD_DECISIONS = insert(decisions).on_conflict_do_nothing()
 _ADD_TIMERS = insert(sla_timers).on_conflict_do_nothing(index_elements=["timer_id"])
 _SAVE_ROTATION = (
@@ -112,7 +110,7 @@ async def outside_account_owners(
 async def write_leads(session: AsyncSession, rows: Sequence[LeadRow]) -> None:
     """Write the batch's leads back, every column, one statement executed over all of them."""
     if rows:
-        await session.execute(_UPSERT_LEADS, [row.values() for row in rows])
+        await session.execute(_UPSERT_LEADS, column_arrays(leads, [row.values() for row in rows], _LEAD_JSON))
 
 
 async def add_decisions(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:

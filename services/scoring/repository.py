@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.metrics import UNREADABLE_EVENTS
 from services.scoring.models import jobs, lead_events, leads, stage_history
+from shared.bulk import column_arrays, upsert_statement
 from shared.events import EventKind, LeadEvent, Rank, Stage, Temperature
 from shared.logging import log_fields
 
@@ -152,41 +152,13 @@ async def lock_stages(session: AsyncSession, lead_ids: Sequence[str]) -> dict[st
 
 
 _JSON_COLUMNS = ("person", "bant", "reasons")
-_LEAD_COLUMNS = [c for c in leads.columns if c.name != "lead_id"]
-# JSON columns travel as text (serialized once, by orjson), every other column with its own type
-_UNNESTED_LEADS = (
-    sa.func.unnest(
-        sa.bindparam("lead_id", type_=ARRAY(sa.Text)),
-        *(sa.bindparam(c.name, type_=ARRAY(sa.Text if c.name in _JSON_COLUMNS else c.type)) for c in _LEAD_COLUMNS),
-    )
-    .table_valued(
-        sa.column("lead_id", sa.Text),
-        *(sa.column(c.name, sa.Text if c.name in _JSON_COLUMNS else c.type) for c in _LEAD_COLUMNS),
-    )
-    .render_derived(name="batch")
-)
-_upsert = insert(leads).from_select(
-    [c.name for c in leads.columns],
-    sa.select(
-        *(
-            sa.cast(_UNNESTED_LEADS.c[c.name], JSONB) if c.name in _JSON_COLUMNS else _UNNESTED_LEADS.c[c.name]
-            for c in leads.columns
-        )
-    ),
-)
-_UPSERT_LEADS = _upsert.on_conflict_do_update(
-    index_elements=["lead_id"], set_={c.name: _upsert.excluded[c.name] for c in _LEAD_COLUMNS}
-)
+_UPSERT_LEADS = upsert_statement(leads, "lead_id", _JSON_COLUMNS)
 
 
 async def upsert_leads(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Insert or replace these leads' state (one row per lead) in one statement: the rows travel as arrays."""
-    if not rows:
-        return
-    columns: dict[str, list[Any]] = {c.name: [row[c.name] for row in rows] for c in leads.columns}
-    for name in _JSON_COLUMNS:
-        columns[name] = [orjson.dumps(value).decode() for value in columns[name]]
-    await session.execute(_UPSERT_LEADS, columns)
+    if rows:
+        await session.execute(_UPSERT_LEADS, column_arrays(leads, rows, _JSON_COLUMNS))
 
 
 async def add_stage_history(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

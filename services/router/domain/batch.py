@@ -54,13 +54,13 @@ class LeadRow:
 
     @classmethod
     def from_mapping(cls, row: Mapping[Any, Any]) -> LeadRow:
-        return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in row})
+        return cls(**{name: row[name] for name in _LEAD_FIELDS if name in row})
 
     def values(self) -> dict[str, Any]:
         """The row as columns (what is written back: only leads this batch projected a scored update on)."""
         if self.scored is None:
             raise ValueError(f"lead {self.lead_id} has no scored update to write back")
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "scored"}
+        out = {name: getattr(self, name) for name in _LEAD_FIELDS if name != "scored"}
         out["reasons"] = [r.model_dump(mode="json") for r in self.scored.reasons]
         return out
 
@@ -68,6 +68,10 @@ class LeadRow:
     def holds(self) -> str | None:
         """The rep whose capacity this lead takes up now, if any."""
         return self.owner_rep_id if self.owner_rep_id and self.stage in _OPEN else None
+
+
+# The field names, read once: dataclasses.fields() per row was a measurable share of a batch's CPU.
+_LEAD_FIELDS = tuple(f.name for f in fields(LeadRow))
 
 
 @dataclass(frozen=True)
