@@ -346,14 +346,15 @@ class ScoringModel(ScoringFile):
 
     # What the model says about one event or one profile does not depend on the lead's other events, and every
     # recompute asks it again for each event in the lead's history: worked out once, kept with the model (a
-    # reloaded model starts empty). Sizes bound the memory: ~300 bytes an event shape, ~1 KB a profile.
+    # reloaded model starts empty). Sizes bound the memory: ~300 bytes an event shape, ~1 KB a profile (3 + 4 MB
+    # full; twice that took the service past its RSS budget at 100,000 leads).
     @cached_property
     def event_memo(self) -> Memo:
-        return Memo(20_000)
+        return Memo(10_000)
 
     @cached_property
     def fit_memo(self) -> Memo:
-        return Memo(10_000)
+        return Memo(4_000)
 
 
 def parse_scoring_model(text: str, version: str = "inline", *, name: str = "<scoring.yaml>") -> ScoringModel:
