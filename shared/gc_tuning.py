@@ -11,6 +11,7 @@ object at once; these settings only decide how often the collector looks for cyc
 from __future__ import annotations
 
 import gc
+import os
 
 # A young collection every 20,000 net allocations (a batch's worth), the middle generation every 50 of
 # those, the old one every 50 middle ones (and, as CPython always does, only once the objects waiting for
@@ -18,11 +19,25 @@ import gc
 THRESHOLDS = (20_000, 50, 50)
 
 
-def tune_gc(thresholds: tuple[int, int, int] = THRESHOLDS) -> None:
+def thresholds_from_env(raw: str | None) -> tuple[int, int, int]:
+    """``GC_THRESHOLDS="20000,50,50"`` (CPython's own defaults are ``700,10,10``); unset: ``THRESHOLDS``."""
+    if not raw:
+        return THRESHOLDS
+    problem = f"GC_THRESHOLDS must be three positive integers, e.g. 20000,50,50; not {raw!r}"
+    try:
+        parts = [int(part) for part in raw.split(",")]
+    except ValueError:
+        raise ValueError(problem) from None
+    if len(parts) != 3 or any(part < 1 for part in parts):
+        raise ValueError(problem)
+    return parts[0], parts[1], parts[2]
+
+
+def tune_gc(thresholds: tuple[int, int, int] | None = None) -> None:
     """Freeze what exists now (modules, app, settings: never garbage) and raise the collection thresholds.
 
     Call once, after start-up and before the first batch or request.
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(*thresholds)
+    gc.set_threshold(*(thresholds or thresholds_from_env(os.environ.get("GC_THRESHOLDS"))))

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.gc_tuning import THRESHOLDS, tune_gc
+from shared.gc_tuning import THRESHOLDS, thresholds_from_env, tune_gc
 
 
 @pytest.fixture
@@ -50,3 +50,11 @@ def test_young_collections_become_rarer_than_the_interpreter_default() -> None:
     tuned = churn()
     assert default >= 100  # one per 700 allocations
     assert tuned <= 10  # one per 20,000
+
+
+def test_thresholds_can_be_set_from_the_environment_and_a_bad_value_is_refused() -> None:
+    assert thresholds_from_env(None) == THRESHOLDS
+    assert thresholds_from_env("700,10,10") == (700, 10, 10)
+    for bad in ("700,10", "0,10,10", "a,b,c"):
+        with pytest.raises(ValueError, match="GC_THRESHOLDS"):
+            thresholds_from_env(bad)
