@@ -1,7 +1,8 @@
 """Bulk writes as one statement over column arrays: ``INSERT … SELECT FROM unnest(:a, :b, …)``.
 
-Why: an ``executemany`` over a list of dicts has SQLAlchemy process every parameter of every row in Python
-(a tenth of the router's CPU per batch), and a multi-row VALUES list is compiled again for each batch size. Here
+Why: an ``executemany`` over a list of dicts has SQLAlchemy process every parameter of every row in Python,
+and a multi-row VALUES list is compiled again for each batch size. (Measured for the router's leads: no change
+in its drain rate within the noise, bench/README.md; the gain is one shape and one round trip for both.) Here
 the batch travels as one array per column, unnested into rows on the server: one prepared statement for any
 batch size, one round trip. JSON columns travel as text (serialized once, by orjson) and are cast on the server.
 """
