@@ -117,7 +117,7 @@ async def service_runtime(
     add_ready_check(app, "kafka", kafka_ready)
     add_ready_check(app, "consumer", consuming)
     app.state.sessions = sessions
-    tune_gc()
+    tune_gc(settings.gc_threshold_values)
     try:
         yield runtime
     finally:

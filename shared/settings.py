@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.gc_tuning import THRESHOLDS, parse_thresholds
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "changethis"  # noqa: S105 - the marker that refuses to start outside development
@@ -28,6 +30,18 @@ class BaseServiceSettings(BaseSettings):
     migrate_on_start: bool = True
     # How often consumer services publish their consumer-group lag (end offset − committed) as a metric.
     lag_interval_s: float = 15.0
+    # Garbage-collector thresholds set once started (shared/gc_tuning.py); CPython's own are 700,10,10.
+    gc_thresholds: str = ",".join(str(n) for n in THRESHOLDS)
+
+    @field_validator("gc_thresholds")
+    @classmethod
+    def _thresholds_parse(cls, value: str) -> str:
+        parse_thresholds(value)
+        return value
+
+    @property
+    def gc_threshold_values(self) -> tuple[int, int, int]:
+        return parse_thresholds(self.gc_thresholds)
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> BaseServiceSettings:

@@ -115,7 +115,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         asyncio.create_task(connect_forever(publisher, settings), name="ingest-kafka-connect"),
         asyncio.create_task(purge_forever(app.state.ingest, settings.purge_interval_s), name="ingest-purge"),
     ]
-    tune_gc()
+    tune_gc(settings.gc_threshold_values)
     try:
         yield
     finally:

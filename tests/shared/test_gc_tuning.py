@@ -6,8 +6,10 @@ import gc
 from collections.abc import Iterator
 
 import pytest
+from pydantic import ValidationError
 
-from shared.gc_tuning import THRESHOLDS, thresholds_from_env, tune_gc
+from shared.gc_tuning import THRESHOLDS, parse_thresholds, tune_gc
+from shared.settings import BaseServiceSettings
 
 
 @pytest.fixture
@@ -52,9 +54,16 @@ def test_young_collections_become_rarer_than_the_interpreter_default() -> None:
     assert tuned <= 10  # one per 20,000
 
 
-def test_thresholds_can_be_set_from_the_environment_and_a_bad_value_is_refused() -> None:
-    assert thresholds_from_env(None) == THRESHOLDS
-    assert thresholds_from_env("700,10,10") == (700, 10, 10)
+def test_thresholds_can_be_set_from_the_environment_and_a_bad_value_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert BaseServiceSettings().gc_threshold_values == THRESHOLDS
+    monkeypatch.setenv("GC_THRESHOLDS", "700,10,10")
+    assert BaseServiceSettings().gc_threshold_values == (700, 10, 10)
+    assert parse_thresholds("700,10,10") == (700, 10, 10)
     for bad in ("700,10", "0,10,10", "a,b,c"):
         with pytest.raises(ValueError, match="GC_THRESHOLDS"):
-            thresholds_from_env(bad)
+            parse_thresholds(bad)
+        monkeypatch.setenv("GC_THRESHOLDS", bad)
+        with pytest.raises(ValidationError, match="GC_THRESHOLDS"):  # the service refuses to start, naming it
+            BaseServiceSettings()
