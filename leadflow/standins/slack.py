@@ -56,14 +56,25 @@ class FaultSpec(BaseModel):
     error: str = "internal_error"
 
 
+# Messages kept before the oldest are forgotten: a benchmark posts ~100,000 of ~15 KB each, which held 1.5 GB.
+MAX_MESSAGES = 50_000
+
+
 @dataclass
 class SlackState:
-    """What the stand-in remembers: accepted messages and the fault queue."""
+    """What the stand-in remembers: accepted messages (the latest ``max_messages``) and the fault queue."""
 
     messages: list[dict[str, Any]] = field(default_factory=list)
     faults: list[FaultSpec] = field(default_factory=list)
     views: list[dict[str, Any]] = field(default_factory=list)
+    max_messages: int = MAX_MESSAGES
     _seq: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def remember(self, message: dict[str, Any]) -> None:
+        """Keep an accepted message; past ``max_messages`` the oldest tenth is forgotten at once (amortized)."""
+        self.messages.append(message)
+        if len(self.messages) > self.max_messages:
+            del self.messages[: len(self.messages) - self.max_messages * 9 // 10]
 
     def next_ts(self) -> str:
         """A message timestamp unique within this stand-in, shaped like Slack's ("1700000000.000001")."""
@@ -116,7 +127,7 @@ def slack_router(token: str, state: SlackState) -> APIRouter:
             return _refused(refusal)
         ts = state.next_ts()
         message = _stored(body, channel=channel, ts=ts, text=text, blocks=blocks, method="chat.postMessage")
-        state.messages.append(message)
+        state.remember(message)
         return _ok({"channel": channel, "ts": ts, "message": _as_slack_message(message)})
 
     @router.post("/api/chat.update")

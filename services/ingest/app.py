@@ -15,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.ingest import api, imports, repository, webhooks
+from services.ingest import api, imports, metrics, repository, webhooks
 from services.ingest.deps import IngestState
 from services.ingest.intake import Intake
 from services.ingest.models import SCHEMA
@@ -201,6 +201,41 @@ class RequestGate:
         await JSONResponse(status_code=status, content=content)(scope, receive, send)
 
 
+class LoadShedder:
+    """A fast ``503`` + ``Retry-After`` once ``MAX_IN_FLIGHT`` event requests are already being worked on.
+
+    Why: past what the machine can do, requests otherwise queue inside the process until the sender's own
+    timeout (10 s for most platforms), each one still costing CPU when its turn comes, so every request is slow
+    and the sender cannot tell stored from lost. Refused at the door instead, before a byte of the body is read,
+    a request costs little, nothing is stored, and the sender's retry (every platform retries a 503) finds room.
+    Operations endpoints (``/healthz``, ``/readyz``, ``/metrics``) are never refused.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        settings = get_settings()
+        if 0 < settings.max_in_flight <= self.in_flight:
+            metrics.SHED.inc()
+            response = JSONResponse(
+                status_code=503,
+                content={"error": "overloaded", "detail": "too many requests in progress; not stored, retry later"},
+                headers={"Retry-After": str(settings.overload_retry_after_s)},
+            )
+            await response(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
 def _vary_on_origin(send: Send) -> Send:
     async def send_with_vary(message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -251,7 +286,8 @@ def create_app() -> FastAPI:
         "idempotent) before answering 202. See docs/ingest.md.",
     )
     app.add_middleware(RequestGate)
-    app.add_middleware(LazyCors)  # outermost: refusals (413, 415, 429) carry CORS headers for the browser too
+    app.add_middleware(LoadShedder)  # before the size and type checks: an overloaded door refuses at once
+    app.add_middleware(LazyCors)  # outermost: refusals (413, 415, 429, 503) carry CORS headers for the browser too
     return app
 
 

@@ -11,3 +11,4 @@ RATE_LIMITED = Counter("leadflow_ingest_rate_limited_total", "Requests answered 
 HONEYPOT = Counter("leadflow_ingest_honeypot_total", "Browser form posts dropped: the honeypot field was filled")
 VENDOR_ITEMS = Counter("leadflow_ingest_vendor_items_total", "Vendor webhook items by outcome", ["vendor", "outcome"])
 CSV_ROWS = Counter("leadflow_ingest_csv_rows_total", "Trade-show CSV rows by outcome", ["outcome"])
+SHED = Counter("leadflow_ingest_shed_total", "Requests answered 503 at once: MAX_IN_FLIGHT already in progress")

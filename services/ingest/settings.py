@@ -23,6 +23,10 @@ class IngestSettings(BaseServiceSettings):
     default_phone_region: str = "JP"
     publish_timeout_s: float = 5.0  # answer 503 rather than hold a client while Kafka is away
     retry_after_s: int = 5
+    # Load shedding: event requests being worked on at once before new ones get 503 at the door (0: no limit).
+    # At 1,000 events/s and ~15 ms each, ~15 are in progress; 256 is a queue of a few hundred ms, not seconds.
+    max_in_flight: int = 256
+    overload_retry_after_s: int = 1
     kafka_connect_backoff_s: float = 0.5
     kafka_connect_backoff_max_s: float = 10.0
     max_body_bytes: int = 256 * 1024

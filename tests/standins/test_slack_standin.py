@@ -384,3 +384,16 @@ async def test_metadata_without_an_event_type_is_refused() -> None:
     )
     # Then Slack's schema error comes back
     assert body["error"] == "invalid_metadata_schema"
+
+
+async def test_past_its_limit_the_stand_in_forgets_the_oldest_messages() -> None:
+    # Given a stand-in that keeps 10 messages
+    app = create_slack_app(TOKEN, state=SlackState(max_messages=10))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://slack.test") as client:
+        # When 12 are posted
+        for i in range(12):
+            response = await post_message(client, {"channel": "U07KENSATO", "text": f"Lead {i}"})
+            assert response.json()["ok"] is True
+        # Then the latest are kept, in order: the 11th trimmed the list to 9 at once, the 12th made it 10
+        texts = [m["text"] for m in await listed(client)]
+    assert texts == [f"Lead {i}" for i in range(2, 12)]

@@ -134,3 +134,23 @@ async def test_concurrently_sent_mail_is_all_kept(smtp: Controller) -> None:
     await asyncio.gather(*(send(smtp, an_alert(f"rep{i}@seller.example")) for i in range(5)))
     # Then every one of them was kept
     assert sorted(m.rcpt_tos[0] for m in smtp.handler.messages) == [f"rep{i}@seller.example" for i in range(5)]
+
+
+async def test_past_its_limit_the_sink_forgets_the_oldest_mails_parsed_or_not() -> None:
+    # Given a sink that keeps 10 mails, 4 of them already read (parsed) before more arrive
+    sink = MailSink(max_mails=10)
+    controller = start_smtp_sink("127.0.0.1", free_port(), sink)
+    try:
+        for i in range(4):
+            await send(controller, an_alert(to=f"rep{i}@seller.example"))
+        assert [m.rcpt_tos for m in sink.messages] == [(f"rep{i}@seller.example",) for i in range(4)]
+        # When 8 more arrive
+        for i in range(4, 12):
+            await send(controller, an_alert(to=f"rep{i}@seller.example"))
+        # Then the latest 10 are listed in arrival order (the 11th trimmed to 9), each parsed from its own bytes
+        mails = sink.messages
+    finally:
+        controller.stop()
+    assert [m.rcpt_tos[0] for m in mails] == [f"rep{i}@seller.example" for i in range(2, 12)]
+    assert [m.to_header for m in mails] == [f"rep{i}@seller.example" for i in range(2, 12)]
+    assert all(m.subject == "[Rank A] デモ依頼: Jane Doe" for m in mails)
