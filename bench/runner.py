@@ -301,6 +301,8 @@ def phase_drain(run: Run) -> None:
                 )
                 if result.left:
                     run.notes.append(f"drain {consumer.service}: time cap reached with {result.left:,} records left")
+                if consumer.service == plan.drain_until:
+                    break
             alert.clear_slack(run.lay.standin_url)
     finally:
         _ensure_running(run.lay, ("ingest", *CONSUMERS))

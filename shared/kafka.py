@@ -343,6 +343,7 @@ class ConsumerLoop:
     # with a handful of database and broker round trips; applying several at once overlaps those waits. Only
     # for handlers whose partitions never touch the same rows (scoring: a lead's events share a partition).
     concurrency: int = 1
+    max_partition_fetch_bytes: int = 1024 * 1024
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _consumer: AIOKafkaConsumer | None = None
@@ -395,6 +396,7 @@ class ConsumerLoop:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.max_records,
+            max_partition_fetch_bytes=self.max_partition_fetch_bytes,
             isolation_level="read_committed",
             rebalance_timeout_ms=int(self.rebalance_timeout_s * 1000),
         )

@@ -30,6 +30,8 @@ class BaseServiceSettings(BaseSettings):
     migrate_on_start: bool = True
     # How often consumer services publish their consumer-group lag (end offset − committed) as a metric.
     lag_interval_s: float = 15.0
+    # Consumers: the most a fetch brings of one partition's records (aiokafka's default: 1 MiB, ~1,400 events).
+    kafka_max_partition_fetch_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Garbage-collector thresholds set once started (shared/gc_tuning.py); CPython's own are 700,10,10.
     gc_thresholds: str = ",".join(str(n) for n in THRESHOLDS)
 

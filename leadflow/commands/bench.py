@@ -25,6 +25,7 @@ def _bench(args: argparse.Namespace) -> int:
         fresh=False if args.reuse else None,
         keep_stack=True if args.keep_stack else None,
         phases=tuple(p for p in PHASES if p in args.phases) if args.phases else None,
+        drain_until=args.drain_until,
     )
     execute(plan, argv=sys.argv[1:])
     return 0
@@ -65,6 +66,10 @@ def register(sub: Any) -> None:
     bench.add_argument(
         "--phases", nargs="+", choices=("kafka", "ingest", "alert", "drain"),
         help="run only these phases (default: all), e.g. --phases alert when tuning lead-to-alert latency",
+    )  # fmt: skip
+    bench.add_argument(
+        "--drain-until", choices=("scoring", "router", "notifier"),
+        help="time the drains up to this consumer only (default: all three), e.g. scoring at full scale",
     )  # fmt: skip
     bench.add_argument("--reuse", action="store_true", help="keep the slot's data instead of starting empty")
     bench.add_argument("--keep-stack", action="store_true", help="leave the bench stack running afterwards")

@@ -37,7 +37,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app, service=SERVICE, settings=settings, schema=SCHEMA, migrations=MIGRATIONS, outbox_table=outbox
     ) as runtime:
         assert runtime.outbox is not None
-        handler = ScoringHandler(runtime.sessions, runtime.outbox, model=holder)
+        handler = ScoringHandler(
+            runtime.sessions, runtime.outbox, model=holder, parsed_events=settings.parsed_event_cache
+        )
         runtime.consume(
             topics=[Topics.EVENTS],
             group_id=settings.consumer_group,

@@ -22,6 +22,10 @@ from shared.logging import log_fields
 from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
+# Leads whose histories are read and scored together: a batch of 500 leads with a dozen events each held ~20 MB
+# of parsed history at once (times the partitions scored concurrently, plus a re-evaluation page); a chunk
+# bounds that by the chunk, for one more short query per 100 leads.
+HISTORY_CHUNK = 100
 
 
 def decode_event(record: Record) -> CloudEvent[LeadEvent]:
@@ -47,12 +51,14 @@ class ScoringHandler:
         # form). 10,000 (31 MB) took the service past its 150 MB budget draining 100,000 leads, whose histories
         # come round robin and no cache of this size holds anyway.
         parsed_events: int = 2_000,
+        history_chunk: int = HISTORY_CHUNK,
     ) -> None:
         self.sessions = sessions
         self.outbox = outbox
         self.model = model
         self.clock = clock
         self.parsed = repository.ParsedEvents(parsed_events)
+        self.history_chunk = history_chunk
 
     async def apply(self, items: Sequence[Decoded[CloudEvent[LeadEvent]]]) -> list[OutgoingMessage]:
         if items:
@@ -73,26 +79,29 @@ class ScoringHandler:
             stages = await repository.lock_stages(session, lead_ids)
             for e in fresh:
                 self.parsed.put(e)  # just decoded from the record: no need to parse its stored copy again
-            history = await repository.events_of(session, lead_ids, self.parsed)
             updates: list[LeadUpdate] = []
-            for lead_id in lead_ids:
-                updates.append(
-                    evaluate_lead(
+            rows: list[dict[str, object]] = []
+            messages: list[OutgoingMessage] = []
+            # Histories are read, scored and let go a chunk of leads at a time (HISTORY_CHUNK).
+            for start in range(0, len(lead_ids), self.history_chunk):
+                chunk = lead_ids[start : start + self.history_chunk]
+                history = await repository.events_of(session, chunk, self.parsed)
+                for lead_id in chunk:
+                    update = evaluate_lead(
                         all_events=history[lead_id],
                         new_events=by_lead[lead_id],
                         current_stage=stages.get(lead_id, Stage.LEAD),
                         model=model,
                         now=now,
                     )
-                )
-            rows: list[dict[str, object]] = []
-            messages: list[OutgoingMessage] = []
-            for u in updates:
-                lead_id = u.scored.lead_id
-                message_id = scored_id(lead_id, [e.event_id for e in by_lead[lead_id]])
-                row, message = scored_output(u.scored, _latest(history[lead_id]), message_id, correlation.get(lead_id))
-                rows.append(row)
-                messages.append(message)
+                    message_id = scored_id(lead_id, [e.event_id for e in by_lead[lead_id]])
+                    row, message = scored_output(
+                        update.scored, _latest(history[lead_id]), message_id, correlation.get(lead_id)
+                    )
+                    updates.append(update)
+                    rows.append(row)
+                    messages.append(message)
+                del history
             await repository.upsert_leads(session, rows)
             await repository.add_stage_history(
                 session,

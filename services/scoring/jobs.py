@@ -1,7 +1,8 @@
 """Scoring leads again without a new event: after a model reload (rescore) and as time passes (decay).
 
 Both walk the ``leads`` table in keyset pages of ``batch_size``; each page is one transaction with a constant
-number of statements (lock the page, load its events, upsert, stage history, outbox, job counts). A lead whose
+number of statements (lock the page, load its events a chunk of leads at a time, upsert, stage history, outbox,
+job counts). A lead whose
 rank, temperature or stage changed is published as a LeadScored with ``new_events == []`` and the lead's
 latest event as ``trigger``: consumers tell "time or the model moved this lead" from "the person acted".
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.scoring import metrics, repository
-from services.scoring.consumer import lead_row, scored_message
+from services.scoring.consumer import HISTORY_CHUNK, lead_row, scored_message
 from services.scoring.lead_update import Cause, Reevaluation, StoredState, reevaluate_lead, reevaluated_id
 from services.scoring.model import ScoringModel, load_scoring_model
 from shared.db import unit_of_work
@@ -120,14 +121,18 @@ class Reevaluator:
             )
             if not page:
                 return None, {}
-            history = await repository.events_of(session, [row.lead_id for row in page])
             evaluated: list[tuple[StoredState, Reevaluation]] = []
-            for row in page:
-                events = history.get(row.lead_id)
-                if not events:
-                    continue  # a lead row is only written with its events; nothing to score without them
-                stored = StoredState(Stage(row.stage), Rank(row.rank), Temperature(row.temperature))
-                evaluated.append((stored, reevaluate_lead(all_events=events, stored=stored, model=model, now=now)))
+            # histories a chunk of leads at a time, as the consumer reads them: a page's all at once held ~20 MB
+            for start in range(0, len(page), HISTORY_CHUNK):
+                chunk = page[start : start + HISTORY_CHUNK]
+                history = await repository.events_of(session, [row.lead_id for row in chunk])
+                for row in chunk:
+                    events = history.get(row.lead_id)
+                    if not events:
+                        continue  # a lead row is only written with its events; nothing to score without them
+                    stored = StoredState(Stage(row.stage), Rank(row.rank), Temperature(row.temperature))
+                    evaluated.append((stored, reevaluate_lead(all_events=events, stored=stored, model=model, now=now)))
+                del history
             await repository.upsert_leads(
                 session,
                 [lead_row(e.update.scored, e.update.scored.trigger.occurred_at) for _, e in evaluated],

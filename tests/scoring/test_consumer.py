@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 import pytest_asyncio
 from aiokafka import ConsumerRecord
@@ -96,9 +97,50 @@ async def test_a_batch_of_many_leads_costs_as_many_queries_as_a_batch_of_one(
     with _statements(engine) as large_statements:
         published_large = await scoring.apply(large)
     await scoring.outbox.flush([*published_small, *published_large])
-    # Then both took the same statements: bulk, never one per lead or per event
+    # Then both took the same statements, bulk, never one per lead or per event; only the histories are read a
+    # chunk of leads at a time (their memory is bounded by the chunk, not the batch)
+    chunks = -(-200 // scoring.history_chunk)
     assert len(published_large) == 200
-    assert 0 < len(large_statements) == len(small_statements)
+    assert chunks > 1
+    assert 0 < len(large_statements) == len(small_statements) + chunks - 1
+    assert [s for s in large_statements if not _reads_history(s)] == [
+        s for s in small_statements if not _reads_history(s)
+    ]
+
+
+def _reads_history(statement: str) -> bool:
+    return statement.lstrip().upper().startswith("SELECT") and "lead_events" in statement
+
+
+async def test_leads_read_a_chunk_at_a_time_are_each_scored_on_their_whole_history(
+    handler: tuple[ScoringHandler, AsyncEngine],
+) -> None:
+    scoring, _ = handler
+    chunked = ScoringHandler(scoring.sessions, scoring.outbox, model=lambda: MODEL, history_chunk=2)
+    # Given 5 leads with 3 events each already scored
+    earlier = _batch(5, 3)
+    await scoring.outbox.flush(await chunked.apply(earlier))
+    # When one new event per lead arrives in one batch, read two leads at a time
+    later = [_next_event(cloud.data) for _, cloud in earlier[::3]]
+    published = await chunked.apply(later)
+    await scoring.outbox.flush(published)
+    # Then every lead's update saw its whole history: the 3 earlier events and the new one
+    activity = {orjson.loads(m.value)["data"]["lead_id"]: orjson.loads(m.value)["data"]["recent_activity"]
+                for m in published}  # fmt: skip
+    assert sorted(activity) == sorted({cloud.data.lead_id for _, cloud in earlier})
+    assert {len(a) for a in activity.values()} == {4}
+
+
+def _next_event(previous: LeadEvent) -> Decoded[CloudEvent[LeadEvent]]:
+    data = previous.model_copy(
+        update={"event_id": f"ev-{uuid.uuid4().hex}", "kind": EventKind.DEMO_REQUEST, "occurred_at": NOW,
+                "received_at": NOW}
+    )  # fmt: skip
+    cloud = CloudEvent[LeadEvent](id=data.event_id, source="/test", type=CloudEventType.LEAD_EVENT, time=NOW, data=data)
+    record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
+        Topics.EVENTS, 0, 0, 0, 0, data.lead_id.encode(), cloud.to_bytes(), None, 0, 0, ()
+    )
+    return (record, cloud)
 
 
 async def test_a_redelivered_batch_changes_nothing_and_publishes_nothing(

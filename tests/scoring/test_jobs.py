@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadflow import stack
-from services.scoring import repository
+from services.scoring import jobs, repository
 from services.scoring.jobs import JobRunner, Reevaluator
 from services.scoring.lead_update import Cause
 from services.scoring.model import ScoringModel, load_scoring_model, parse_scoring_model
@@ -106,6 +106,30 @@ async def test_a_model_change_rescores_leads_and_reports_how_many_changed_stage(
     assert webinar_score is not None
     assert (demo_score["total"], demo_score["stage"], demo_score["model_version"]) == (45, "nurture", "tuned-v2")
     assert (webinar_score["total"], webinar_score["stage"]) == (65, "mql")
+
+
+async def test_a_page_read_a_chunk_of_leads_at_a_time_rescores_every_lead(
+    http: httpx.AsyncClient, stack_urls: StackUrls, db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given three demo requesters (75 each: MQLs), and histories read one lead at a time
+    people = [unique_person() for _ in range(3)]
+    for person in people:
+        await _post(http, stack_urls, "form", {**person, "form": "demo_request"})
+    for person in people:
+        await eventually(lambda p=person: _score(http, stack_urls, lead_id(p)))
+    monkeypatch.setattr(jobs, "HISTORY_CHUNK", 1)
+    # When a model that values demo requests at 10 rescores them, in one page
+    text = FIXTURE_MODEL.read_text().replace("label: Demo request, points: 40", "label: Demo request, points: 10")
+    job_id = await db.runner(parse_scoring_model(text, version="chunked-v2")).run(
+        Cause.MODEL, [lead_id(p) for p in people]
+    )
+    # Then each of the three was rescored from its events under the new model
+    job = await _job(db, job_id)
+    assert (job.state, job.scanned, job.changed_stage) == ("done", 3, 3)
+    for person in people:
+        score = await _score(http, stack_urls, lead_id(person))
+        assert score is not None
+        assert (score["total"], score["stage"], score["model_version"]) == (45, "nurture", "chunked-v2")
 
 
 async def test_a_lead_that_became_an_mql_on_rescoring_is_routed(
