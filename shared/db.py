@@ -123,7 +123,7 @@ async def migrate(engine: AsyncEngine, script_location: Path, schema: str) -> No
     """Upgrade this service's schema to head; an advisory lock keeps concurrent instances from racing.
 
     Alembic runs in a child process, and only when the schema is not at head already: imported, it stays in the
-    service for good (~11 MB of every service's memory, for a step taken once per release).
+    service for good (~9 MB of every service's memory, for a step taken once per release).
     """
     # A stable key (not hash(), which is salted per process) so every instance contends for the same lock.
     lock_key = zlib.crc32(f"leadflow-migrate-{schema}".encode())

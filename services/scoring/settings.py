@@ -17,6 +17,10 @@ class ScoringSettings(BaseServiceSettings):
     # Partition batches of one fetch scored at once: their database and broker round trips overlap. A lead's
     # events all share one partition, so two batches never touch the same lead.
     partition_concurrency: int = Field(default=3, ge=1, le=32)
+    # A fetch brings at most 128 KB of a partition (~170 events; aiokafka's default is 1 MiB): what is fetched
+    # ahead waits in memory. Full drain of 1,000,000 events over 100,000 leads, A/B: peak RSS 139 → 133 MB,
+    # 1,419 → 1,518 events/s (within the run-to-run spread).
+    kafka_max_partition_fetch_bytes: int = Field(default=128 * 1024, ge=1024)
     # Stored events kept parsed (~3 KB each): the histories of the leads active right now, not parsed again on
     # their next event. 0 turns the cache off.
     parsed_event_cache: int = Field(default=2_000, ge=0)

@@ -18,7 +18,9 @@ from typing import Any
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
+from services.scoring.settings import ScoringSettings
 from shared.kafka import ConsumerLoop
+from shared.settings import BaseServiceSettings
 
 TOPIC = "t"
 P0, P1, P2 = (TopicPartition(TOPIC, n) for n in range(3))
@@ -200,3 +202,21 @@ async def _run_until_idle(loop: ScriptedLoop, consumer: ScriptedConsumer) -> Non
     finally:
         loop.stop()
         await asyncio.wait_for(running, timeout=10)
+
+
+async def test_the_consumer_fetches_at_most_the_configured_bytes_of_a_partition() -> None:
+    # scoring sets 128 KB (less fetched ahead waiting in memory); aiokafka's own default is 1 MiB
+    async def apply(records: Any) -> None:
+        return None
+
+    loop = ConsumerLoop(
+        name="t", topics=[TOPIC], group_id="g", bootstrap_servers="127.0.0.1:1", handler=apply,
+        max_partition_fetch_bytes=128 * 1024,
+    )  # fmt: skip
+    consumer = loop._new_consumer()
+    try:
+        assert consumer._max_partition_fetch_bytes == 128 * 1024
+    finally:
+        await consumer.stop()
+    assert ScoringSettings().kafka_max_partition_fetch_bytes == 128 * 1024
+    assert BaseServiceSettings().kafka_max_partition_fetch_bytes == 1024 * 1024

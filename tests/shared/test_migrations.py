@@ -44,7 +44,7 @@ def test_each_service_has_one_head(service: str) -> None:
 
 @pytest.mark.parametrize("service", ["ingest", "scoring", "router", "notifier"])
 def test_a_service_app_does_not_import_alembic(service: str) -> None:
-    # ~11 MB that would stay in every service for a step taken once per release
+    # ~9 MB that would stay in every service for a step taken once per release
     probe = f"import sys, services.{service}.app; print('alembic' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
