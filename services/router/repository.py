@@ -185,14 +185,18 @@ async def account_owner(session: AsyncSession, company_key: str | None, lead_id:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def open_loads(session: AsyncSession) -> dict[str, int]:
-    """Open leads per rep, the capacity measure."""
-    stmt = (
+def open_loads_query() -> sa.Select[Any]:
+    """Open leads per rep; its WHERE is the predicate of the ``leads_open_owner`` partial index (models.py)."""
+    return (
         sa.select(leads.c.owner_rep_id, sa.func.count())
         .where(leads.c.owner_rep_id.is_not(None), leads.c.stage.in_(OPEN_STAGES))
         .group_by(leads.c.owner_rep_id)
     )
-    return {rep: count for rep, count in await session.execute(stmt)}
+
+
+async def open_loads(session: AsyncSession) -> dict[str, int]:
+    """Open leads per rep, the capacity measure."""
+    return {rep: count for rep, count in await session.execute(open_loads_query())}
 
 
 async def lock_rotation(session: AsyncSession, team_id: str) -> RotationState:
