@@ -22,9 +22,10 @@ from shared.logging import log_fields
 from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
-# Leads whose histories are read and scored together: a batch of 500 leads with a dozen events each held ~20 MB
-# of parsed history at once (times the partitions scored concurrently, plus a re-evaluation page); a chunk
-# bounds that by the chunk, for one more short query per 100 leads.
+# Leads whose histories are read and scored together. A batch of 500 leads with a dozen events each is ~6,000
+# parsed events (~3 KB each: ~18 MB, estimated) held at once, times the partitions scored concurrently, plus a
+# re-evaluation page; a chunk bounds that, for one more short query per 100 leads. (Measured: the jobs' pages
+# were what raised scoring's peak RSS; see bench/README.md, fifth pass.)
 HISTORY_CHUNK = 100
 
 

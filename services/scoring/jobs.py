@@ -2,9 +2,9 @@
 
 Both walk the ``leads`` table in keyset pages of ``batch_size``; each page is one transaction with a constant
 number of statements (lock the page, load its events a chunk of leads at a time, upsert, stage history, outbox,
-job counts). A lead whose
-rank, temperature or stage changed is published as a LeadScored with ``new_events == []`` and the lead's
-latest event as ``trigger``: consumers tell "time or the model moved this lead" from "the person acted".
+job counts). A lead whose rank, temperature or stage changed is published as a LeadScored with
+``new_events == []`` and the lead's latest event as ``trigger``: consumers tell "time or the model moved this
+lead" from "the person acted".
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ class Reevaluator:
             if not page:
                 return None, {}
             evaluated: list[tuple[StoredState, Reevaluation]] = []
-            # histories a chunk of leads at a time, as the consumer reads them: a page's all at once held ~20 MB
+            # histories a chunk of leads at a time, as the consumer reads them (HISTORY_CHUNK)
             for start in range(0, len(page), HISTORY_CHUNK):
                 chunk = page[start : start + HISTORY_CHUNK]
                 history = await repository.events_of(session, [row.lead_id for row in chunk])
