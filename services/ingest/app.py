@@ -163,13 +163,11 @@ class RequestGate:
         media = content_type.split(";")[0].strip().lower()
         expected = _expected_types(path)
         if media not in expected and not (media.endswith("+json") and "application/json" in expected):
-            await self._refuse(
-                scope, receive, send, 415, {"error": "unsupported_media_type", "expected": list(expected)}
-            )
+            await _refuse(scope, receive, send, 415, {"error": "unsupported_media_type", "expected": list(expected)})
             return
         limit = _body_limit(settings, path)
         if length is not None and (not length.isdigit() or int(length) > limit):
-            await self._refuse(scope, receive, send, 413, {"error": "payload_too_large", "limit_bytes": limit})
+            await _refuse(scope, receive, send, 413, {"error": "payload_too_large", "limit_bytes": limit})
             return
         if length is None and not path.startswith("/v1/imports/"):
             # A chunked body has no length to check: read it up to the limit, then replay it to the route.
@@ -181,7 +179,7 @@ class RequestGate:
                 body += message.get("body", b"")
                 more = message.get("more_body", False)
                 if len(body) > limit:
-                    await self._refuse(scope, receive, send, 413, {"error": "payload_too_large", "limit_bytes": limit})
+                    await _refuse(scope, receive, send, 413, {"error": "payload_too_large", "limit_bytes": limit})
                     return
             replayed = False
 
@@ -196,9 +194,13 @@ class RequestGate:
             return
         await self.app(scope, receive, send)
 
-    @staticmethod
-    async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, content: dict[str, object]) -> None:
-        await JSONResponse(status_code=status, content=content)(scope, receive, send)
+
+async def _refuse(
+    scope: Scope, receive: Receive, send: Send, status: int, content: dict[str, object],
+    headers: dict[str, str] | None = None,
+) -> None:  # fmt: skip
+    """Answer from a middleware, before any route ran."""
+    await JSONResponse(status_code=status, content=content, headers=headers)(scope, receive, send)
 
 
 class LoadShedder:
@@ -222,12 +224,11 @@ class LoadShedder:
         settings = get_settings()
         if 0 < settings.max_in_flight <= self.in_flight:
             metrics.SHED.inc()
-            response = JSONResponse(
-                status_code=503,
-                content={"error": "overloaded", "detail": "too many requests in progress; not stored, retry later"},
+            await _refuse(
+                scope, receive, send, 503,
+                {"error": "overloaded", "detail": "too many requests in progress; not stored, retry later"},
                 headers={"Retry-After": str(settings.overload_retry_after_s)},
-            )
-            await response(scope, receive, send)
+            )  # fmt: skip
             return
         self.in_flight += 1
         try:

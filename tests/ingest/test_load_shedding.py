@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import httpx
 import pytest
@@ -12,6 +12,7 @@ from starlette.types import Receive, Scope, Send
 
 from services.ingest.app import LoadShedder
 from services.ingest.settings import get_settings
+from tests.conftest import eventually
 
 
 class HeldApp:
@@ -44,11 +45,11 @@ def shed() -> float:
     return REGISTRY.get_sample_value("leadflow_ingest_shed_total") or 0.0
 
 
-async def until(condition: object, within: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():  # type: ignore[operator]
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
+def entered(inner: HeldApp, count: int) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return inner.entered == count
+
+    return probe
 
 
 async def test_the_request_over_the_limit_gets_503_with_retry_after_and_the_held_ones_complete(
@@ -59,7 +60,7 @@ async def test_the_request_over_the_limit_gets_503_with_retry_after_and_the_held
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=shedder), base_url="http://ingest.test") as client:
         # Given two event requests in progress
         held = [asyncio.create_task(client.post("/v1/events/form", json={})) for _ in range(2)]
-        await until(lambda: inner.entered == 2)
+        await eventually(entered(inner, 2), within=5)
         shed_before = shed()
         # When a third arrives
         refused = await client.post("/v1/events/form", json={})
@@ -97,7 +98,7 @@ async def test_zero_means_no_limit(monkeypatch: pytest.MonkeyPatch) -> None:
         transport = httpx.ASGITransport(app=shedder)
         async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:
             held = [asyncio.create_task(client.post("/v1/events/form", json={})) for _ in range(300)]
-            await until(lambda: inner.entered == 300)
+            await eventually(entered(inner, 300), within=5)
             inner.release.set()
             assert {r.status_code for r in await asyncio.gather(*held)} == {202}
     finally:
