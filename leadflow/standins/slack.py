@@ -56,8 +56,9 @@ class FaultSpec(BaseModel):
     error: str = "internal_error"
 
 
-# Messages kept before the oldest are forgotten: a benchmark posts ~100,000 of ~15 KB each, which held 1.5 GB.
-MAX_MESSAGES = 50_000
+# Messages kept before the oldest are forgotten: a benchmark posts ~100,000 of ~15 KB each, which held 1.5 GB
+# (50,000 still held 680 MB). A test or a demo posts a few hundred.
+MAX_MESSAGES = 20_000
 
 
 @dataclass

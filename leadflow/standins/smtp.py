@@ -42,7 +42,7 @@ class ReceivedMail:
 
 
 # Messages kept before the oldest are forgotten (a benchmark sends ~100,000).
-MAX_MAILS = 50_000
+MAX_MAILS = 20_000
 
 
 @dataclass(frozen=True)
