@@ -130,16 +130,18 @@ async def migrate(engine: AsyncEngine, script_location: Path, schema: str) -> No
     async with engine.connect() as conn:
         await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key})
-        await conn.commit()
+        await conn.commit()  # the schema exists for every connection (the child's) from here; the lock is the session's
+        behind = False
         try:
             head = head_revision(script_location)
-            if head is None or await _current_revision(conn, schema) != head:
+            behind = head is None or await _current_revision(conn, schema) != head
+            if behind:
                 await conn.commit()  # nothing of ours open while the child migrates
                 await _upgrade_in_child(engine, script_location, schema)
         finally:
             await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key})
             await conn.commit()
-    log.info("migrations applied", extra={"fields": {"schema": schema}})
+    log.info("migrations applied" if behind else "schema at head", extra={"fields": {"schema": schema}})
 
 
 async def _upgrade_in_child(engine: AsyncEngine, script_location: Path, schema: str) -> None:
