@@ -63,6 +63,7 @@ class Runtime:
             ),
             max_records=max_records,
             concurrency=concurrency,
+            merge_partitions=self.settings.consumer_merge_partitions,
             max_partition_fetch_bytes=self.settings.kafka_max_partition_fetch_bytes,
             on_batch=batch_observer(self.service),
         )

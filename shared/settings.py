@@ -32,6 +32,9 @@ class BaseServiceSettings(BaseSettings):
     lag_interval_s: float = 15.0
     # Consumers: the most a fetch brings of one partition's records (aiokafka's default: 1 MiB, ~1,400 events).
     kafka_max_partition_fetch_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Consumers: the partitions of one fetch applied as one batch, one transaction and one offset commit
+    # (ConsumerLoop.merge_partitions); false applies them one partition batch at a time.
+    consumer_merge_partitions: bool = True
     # Garbage-collector thresholds set once started (shared/gc_tuning.py); CPython's own are 700,10,10.
     gc_thresholds: str = ",".join(str(n) for n in THRESHOLDS)
 

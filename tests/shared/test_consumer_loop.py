@@ -220,3 +220,77 @@ async def test_the_consumer_fetches_at_most_the_configured_bytes_of_a_partition(
         await consumer.stop()
     assert ScoringSettings().kafka_max_partition_fetch_bytes == 128 * 1024
     assert BaseServiceSettings().kafka_max_partition_fetch_bytes == 1024 * 1024
+
+
+async def test_merged_partitions_are_one_batch_in_partition_order_and_one_commit() -> None:
+    consumer = ScriptedConsumer()
+    batches: list[list[tuple[int, int]]] = []
+
+    async def handler(records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        batches.append([(r.partition, r.offset) for r in records])
+
+    loop = ScriptedLoop(
+        name="test", topics=[TOPIC], group_id="g", bootstrap_servers="unused", handler=handler,
+        merge_partitions=True, concurrency=3,
+    )  # fmt: skip
+    loop.scripted = consumer
+    await _run_until_idle(loop, consumer)
+
+    # One handler call for the whole fetch (merging wins over concurrency), each partition's records in order,
+    # and every partition's offset in one commit made after the handler returned
+    assert batches == [[(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]]
+    assert consumer.commits == [{P0: 2, P1: 2, P2: 2}]
+
+
+async def test_a_merged_batch_that_fails_transiently_is_applied_again_whole_then_committed() -> None:
+    consumer = ScriptedConsumer()
+    calls: list[int] = []
+
+    async def handler(records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        calls.append(len(records))
+        if len(calls) == 1:
+            assert consumer.commits == []
+            raise ConnectionResetError("database went away mid-batch")
+
+    loop = ScriptedLoop(
+        name="test", topics=[TOPIC], group_id="g", bootstrap_servers="unused", handler=handler,
+        merge_partitions=True, retry_backoff_s=0.01,
+    )  # fmt: skip
+    loop.scripted = consumer
+    await _run_until_idle(loop, consumer)
+
+    # Nothing committed for the failed attempt; the retry carried all six records, then all three were committed
+    assert calls == [6, 6]
+    assert consumer.commits == [{P0: 2, P1: 2, P2: 2}]
+
+
+async def test_a_merged_fetch_made_before_a_revocation_is_not_applied() -> None:
+    consumer = ScriptedConsumer()
+    applied: list[int] = []
+    fetch = consumer.getmany
+
+    async def fetch_then_rebalance(timeout_ms: int = 0, max_records: int | None = None) -> dict[TopicPartition, Any]:
+        batches = await fetch(timeout_ms, max_records)
+        if consumer.fetches == 1:
+            consumer.begin_rebalance()
+            await asyncio.sleep(0.05)
+        return batches
+
+    consumer.getmany = fetch_then_rebalance  # type: ignore[method-assign]
+
+    async def handler(records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        applied.append(len(records))
+
+    loop = ScriptedLoop(
+        name="test", topics=[TOPIC], group_id="g", bootstrap_servers="unused", handler=handler, merge_partitions=True
+    )
+    loop.scripted = consumer
+    await _run_until_idle(loop, consumer)
+
+    assert applied == []
+    assert consumer.commits == []
+
+
+def test_services_merge_the_partitions_of_a_fetch_by_default() -> None:
+    assert BaseServiceSettings().consumer_merge_partitions is True
+    assert BaseServiceSettings(consumer_merge_partitions=False).consumer_merge_partitions is False
