@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
@@ -112,8 +113,10 @@ async def test_partitions_revoked_during_a_fetch_are_left_to_their_new_owner() -
     assert consumer.rebalance.done()
 
 
-async def test_a_fetch_made_before_a_revocation_is_not_applied_at_all() -> None:
-    # Given partitions applied together, and a rebalance that begins while the fetch is on its way
+@pytest.mark.parametrize("together", [{"concurrency": 3}, {"merge_partitions": True}], ids=["concurrent", "merged"])
+async def test_a_fetch_made_before_a_revocation_is_not_applied_at_all(together: dict[str, Any]) -> None:
+    # Given partitions applied together (at once, or merged into one batch), and a rebalance that begins while the
+    # fetch is on its way
     consumer = ScriptedConsumer()
     applied: list[int] = []
     fetch = consumer.getmany
@@ -131,7 +134,7 @@ async def test_a_fetch_made_before_a_revocation_is_not_applied_at_all() -> None:
         applied.append(records[0].partition)
 
     loop = ScriptedLoop(
-        name="test", topics=[TOPIC], group_id="g", bootstrap_servers="unused", handler=handler, concurrency=3
+        name="test", topics=[TOPIC], group_id="g", bootstrap_servers="unused", handler=handler, **together
     )
     loop.scripted = consumer
     await _run_until_idle(loop, consumer)
@@ -262,33 +265,6 @@ async def test_a_merged_batch_that_fails_transiently_is_applied_again_whole_then
     # Nothing committed for the failed attempt; the retry carried all six records, then all three were committed
     assert calls == [6, 6]
     assert consumer.commits == [{P0: 2, P1: 2, P2: 2}]
-
-
-async def test_a_merged_fetch_made_before_a_revocation_is_not_applied() -> None:
-    consumer = ScriptedConsumer()
-    applied: list[int] = []
-    fetch = consumer.getmany
-
-    async def fetch_then_rebalance(timeout_ms: int = 0, max_records: int | None = None) -> dict[TopicPartition, Any]:
-        batches = await fetch(timeout_ms, max_records)
-        if consumer.fetches == 1:
-            consumer.begin_rebalance()
-            await asyncio.sleep(0.05)
-        return batches
-
-    consumer.getmany = fetch_then_rebalance  # type: ignore[method-assign]
-
-    async def handler(records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        applied.append(len(records))
-
-    loop = ScriptedLoop(
-        name="test", topics=[TOPIC], group_id="g", bootstrap_servers="unused", handler=handler, merge_partitions=True
-    )
-    loop.scripted = consumer
-    await _run_until_idle(loop, consumer)
-
-    assert applied == []
-    assert consumer.commits == []
 
 
 def test_services_merge_the_partitions_of_a_fetch_by_default() -> None:
