@@ -31,22 +31,30 @@ from shared.normalize import lead_id_for
 
 @dataclass(frozen=True)
 class Consumer:
-    """A consumer service, its group and the topic it drains."""
+    """A consumer service, the groups it reads the topic it drains in, and that topic.
+
+    The notifier reads routing decisions twice, once for Slack and once for email: a decision is drained when
+    every one of its groups is past it.
+    """
 
     service: str
-    group: str
+    groups: tuple[str, ...]
     topic: str
 
 
-def _group(settings: type[ScoringSettings | RouterSettings | NotifierSettings]) -> str:
+def _group(settings: type[ScoringSettings | RouterSettings]) -> tuple[str]:
     # The services' own defaults, so a renamed group is followed here.
-    return str(settings.model_fields["consumer_group"].default)
+    return (str(settings.model_fields["consumer_group"].default),)
 
 
 CHAIN = (
     Consumer("scoring", _group(ScoringSettings), Topics.EVENTS),
     Consumer("router", _group(RouterSettings), Topics.SCORED),
-    Consumer("notifier", _group(NotifierSettings), Topics.DECISIONS),
+    Consumer(
+        "notifier",
+        tuple(group for topic, group, _ in NotifierSettings().consumer_groups() if topic == Topics.DECISIONS),
+        Topics.DECISIONS,
+    ),
 )
 
 
@@ -84,9 +92,9 @@ async def topic_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
 
 
 async def fast_forward(bootstrap: str, consumer: Consumer) -> None:
-    """Commit the group's offsets at the topic's end, so its next drain holds only what this phase adds.
+    """Commit the groups' offsets at the topic's end, so their next drain holds only what this phase adds.
 
-    Only valid while no member of the group runs (its service is stopped).
+    Only valid while no member of the groups runs (its service is stopped).
     """
     partitions = await topic_partitions(bootstrap, consumer.topic)
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
@@ -97,13 +105,14 @@ async def fast_forward(bootstrap: str, consumer: Consumer) -> None:
         await reader.stop()
     if not partitions:
         raise RuntimeError(f"topic {consumer.topic} has no partitions")
-    committer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=consumer.group, enable_auto_commit=False)
-    await committer.start()
-    try:
-        committer.assign(partitions)
-        await committer.commit(dict(ends.items()))
-    finally:
-        await committer.stop()
+    for group in consumer.groups:
+        committer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        await committer.start()
+        try:
+            committer.assign(partitions)
+            await committer.commit(dict(ends.items()))
+        finally:
+            await committer.stop()
 
 
 async def prefill(bootstrap: str, *, events: int, leads: int, seed: int, run: str) -> float:
@@ -138,24 +147,19 @@ async def timed_drain(
     timeout_s: float,
     cpu_of: Callable[[], dict[str, float]],
 ) -> DrainResult:
-    """Start the service alone and time its group's lag from full to zero.
+    """Start the service alone and time its groups' lag from full to zero (the slowest group's).
 
     A consumer too slow to drain within ``timeout_s`` (the notifier waits on Slack and SMTP for every alert)
     is measured on what it did drain by then, and the records left are reported.
     """
     bootstrap = stack.kafka_bootstrap(lay)
     partitions = len(await topic_partitions(bootstrap, consumer.topic))
-    probe = LagProbe(bootstrap, consumer.group, [consumer.topic], client_id="leadflow-bench-lag")
-    await probe.start()
+    probes = [LagProbe(bootstrap, group, [consumer.topic], client_id="leadflow-bench-lag") for group in consumer.groups]
+    for probe in probes:
+        await probe.start()
 
     async def lag() -> int:
-        # Right after connecting, the probe's metadata may not list the topic yet: an empty answer is not zero.
-        for _ in range(100):
-            lags = await probe.measure()
-            if len(lags) == partitions:
-                return sum(p.lag for p in lags)
-            await asyncio.sleep(0.1)
-        raise TimeoutError(f"no partition metadata for {consumer.topic}")
+        return max([await _group_lag(probe, partitions, consumer.topic) for probe in probes])
 
     try:
         total = await lag()
@@ -176,22 +180,31 @@ async def timed_drain(
                 return DrainResult(consumer.service, done, seconds, done / seconds, cpu, left=remaining)
             await asyncio.sleep(poll_s)
     finally:
-        await probe.close()
+        for probe in probes:
+            await probe.close()
+
+
+async def _group_lag(probe: LagProbe, partitions: int, topic: str) -> int:
+    # Right after connecting, the probe's metadata may not list the topic yet: an empty answer is not zero.
+    for _ in range(100):
+        lags = await probe.measure()
+        if len(lags) == partitions:
+            return sum(p.lag for p in lags)
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"no partition metadata for {topic}")
 
 
 async def group_lags(bootstrap: str) -> dict[str, int]:
-    """Total lag of each consumer of the chain right now."""
+    """Lag of each consumer of the chain right now (its slowest group's total)."""
     out = {}
     for consumer in CHAIN:
         partitions = len(await topic_partitions(bootstrap, consumer.topic))
-        probe = LagProbe(bootstrap, consumer.group, [consumer.topic], client_id="leadflow-bench-lag")
-        try:
-            for _ in range(100):
-                lags = await probe.measure()
-                if len(lags) == partitions:
-                    break
-                await asyncio.sleep(0.1)
-            out[consumer.service] = sum(p.lag for p in lags)
-        finally:
-            await probe.close()
+        lags = []
+        for group in consumer.groups:
+            probe = LagProbe(bootstrap, group, [consumer.topic], client_id="leadflow-bench-lag")
+            try:
+                lags.append(await _group_lag(probe, partitions, consumer.topic))
+            finally:
+                await probe.close()
+        out[consumer.service] = max(lags)
     return out

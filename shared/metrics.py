@@ -20,13 +20,13 @@ HTTP_LATENCY = Histogram(
 CONSUMED = Counter("leadflow_consumer_records_total", "Records consumed, by outcome", ["service", "topic", "outcome"])
 BATCH_SIZE = Histogram(
     "leadflow_consumer_batch_size",
-    "Records per processed partition batch",
+    "Records per processed batch (a fetch's partitions merged, or one partition's share)",
     ["service", "topic"],
     buckets=(1, 5, 10, 50, 100, 250, 500, 1000),
 )
 BATCH_LATENCY = Histogram(
     "leadflow_consumer_batch_seconds",
-    "Time to apply, publish and commit one partition batch",
+    "Time to apply, publish and commit one batch",
     ["service", "topic"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )

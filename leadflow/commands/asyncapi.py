@@ -50,13 +50,14 @@ class TopicSpec:
 ALL_CONSUMERS = ("scoring", "router", "notifier")
 
 
-def consumer_group(service: str, topic: str) -> str:
-    """The group a service reads a topic in: its settings' default (the notifier reads SLA events apart)."""
+def consumer_groups(service: str, topic: str) -> list[str]:
+    """The groups a service reads a topic in: its settings' defaults (the notifier reads SLA events apart, and
+    each topic once for Slack and once for email)."""
     from services.notifier.settings import NotifierSettings
 
-    if service == "notifier" and topic == Topics.SLA:
-        return str(NotifierSettings.model_fields["sla_consumer_group"].default)
-    return f"leadflow-{service}"
+    if service == "notifier":
+        return [group for t, group, _ in NotifierSettings().consumer_groups() if t == topic]
+    return [f"leadflow-{service}"]
 
 
 TOPICS: tuple[TopicSpec, ...] = (
@@ -146,13 +147,14 @@ def build_document() -> dict[str, Any]:
                 "tags": [{"name": service}],
             }
         for service in spec.consumers:
-            group = consumer_group(service, spec.address)
+            groups = consumer_groups(service, spec.address)
+            named = "consumer group " + groups[0] if len(groups) == 1 else "consumer groups " + ", ".join(groups)
             operations[f"{service}Receives{spec.channel[0].upper()}{spec.channel[1:]}"] = {
                 "action": "receive",
                 "channel": {"$ref": f"#/channels/{spec.channel}"},
-                "summary": f"{service} consumes {spec.address} (consumer group {group}).",
+                "summary": f"{service} consumes {spec.address} ({named}).",
                 "tags": [{"name": service}],
-                "bindings": {"kafka": {"groupId": {"type": "string", "enum": [group]}}},
+                "bindings": {"kafka": {"groupId": {"type": "string", "enum": groups}}},
             }
     return {
         "asyncapi": "3.0.0",

@@ -15,7 +15,6 @@ from services.notifier.feedback import InteractionHandler
 from services.notifier.models import SCHEMA, outbox
 from services.notifier.senders import ChannelPacer, Mailer, SlackClient, slack_http
 from services.notifier.settings import get_settings
-from shared.events import Topics
 from shared.runtime import service_runtime
 from shared.service import create_service_app
 
@@ -66,11 +65,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.settings = settings
         app.state.interactions = InteractionHandler(runtime.sessions, runtime.outbox, slack)
-        # Two groups, one per topic: a burst of SLA reminders and escalations (paced per Slack channel) is
-        # worked through on its own, while new leads' alerts keep flowing. The handler takes either kind.
-        for topic, group in ((Topics.DECISIONS, settings.consumer_group), (Topics.SLA, settings.sla_consumer_group)):
+        # Four groups: one per topic, so a burst of SLA reminders and escalations (paced per Slack channel) is
+        # worked through on its own while new leads' alerts keep flowing; and per medium, so a slow mail server
+        # never holds a Slack alert back. The handler takes either kind of record and delivers the loop's medium.
+        for topic, group, media in settings.consumer_groups():
             runtime.consume(
-                topics=[topic], group_id=group, decode=decode_record, apply=handler.apply,
+                topics=[topic], group_id=group, decode=decode_record, apply=handler.delivering(media),
                 max_records=settings.max_batch,
             )  # fmt: skip
         try:

@@ -20,7 +20,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -226,15 +226,28 @@ class NotifierHandler:
             return owed_for_sla(cloud.data, now)
         return owed_for_decision(cloud.data, now, self.console_url, self.material_url)
 
-    async def apply(self, items: Sequence[Decoded[Incoming]]) -> list[OutgoingMessage]:
-        """Record what the batch owes, send what is unsent, and return the dead letters to publish."""
+    def delivering(
+        self, media: frozenset[str]
+    ) -> Callable[[Sequence[Decoded[Incoming]]], Awaitable[list[OutgoingMessage]]]:
+        """``apply`` for a consumer loop that delivers only these media (the service runs Slack and email apart)."""
+
+        async def apply(items: Sequence[Decoded[Incoming]]) -> list[OutgoingMessage]:
+            return await self.apply(items, media=media)
+
+        return apply
+
+    async def apply(
+        self, items: Sequence[Decoded[Incoming]], media: frozenset[str] | None = None
+    ) -> list[OutgoingMessage]:
+        """Record what the batch owes (in ``media``, or all), send what is unsent, return the dead letters."""
         now = self.clock()
         # One delivery per key: Kafka may hand the same decision twice in one batch (a producer retry, an outbox
         # relay racing a flush), and both copies would otherwise be sent concurrently before either is marked.
         by_key: dict[str, tuple[Record, Owed]] = {}
         for record, cloud in items:
             for o in self.owed(cloud, now):
-                by_key.setdefault(o.key, (record, o))
+                if media is None or o.medium in media:
+                    by_key.setdefault(o.key, (record, o))
         owed = list(by_key.values())
         if items:
             bind_correlation(items[-1][0])

@@ -6,7 +6,11 @@ from functools import lru_cache
 
 from pydantic import Field
 
+from shared.events import Topics
 from shared.settings import DEV_SECRET, BaseServiceSettings
+
+SLACK = frozenset({"slack"})
+EMAIL = frozenset({"email"})
 
 
 class NotifierSettings(BaseServiceSettings):
@@ -14,6 +18,11 @@ class NotifierSettings(BaseServiceSettings):
     # SLA reminders and escalations in a group of their own: a wave of breaches, paced by Slack's one message a
     # second per channel, must never hold up a new lead's alert behind it.
     sla_consumer_group: str = "leadflow-notifier-sla"
+    # Email in groups of its own, on the same topics: a batch is done when its last message is sent, and a mail
+    # server slow for a moment (emails of one batch took 1.8 s in a bench run) held the next batch's Slack alerts
+    # behind it (notifier hop p99 1.4-5 s at 100 events/s). Each medium now keeps its own offsets.
+    email_consumer_group: str = "leadflow-notifier-email"
+    sla_email_consumer_group: str = "leadflow-notifier-sla-email"
     max_batch: int = 100
     slack_api_url: str = "https://slack.com/api"
     slack_bot_token: str = DEV_SECRET
@@ -49,6 +58,15 @@ class NotifierSettings(BaseServiceSettings):
     def secrets(self) -> dict[str, str | None]:
         """Slack's bot token and signing secret must be real outside development."""
         return {"slack_bot_token": self.slack_bot_token, "slack_signing_secret": self.slack_signing_secret}
+
+    def consumer_groups(self) -> list[tuple[str, str, frozenset[str]]]:
+        """(topic, group, media it delivers) of every consumer loop: Slack and email apart, on each topic."""
+        return [
+            (Topics.DECISIONS, self.consumer_group, SLACK),
+            (Topics.DECISIONS, self.email_consumer_group, EMAIL),
+            (Topics.SLA, self.sla_consumer_group, SLACK),
+            (Topics.SLA, self.sla_email_consumer_group, EMAIL),
+        ]
 
 
 @lru_cache

@@ -15,14 +15,11 @@ from services.scoring.settings import ScoringSettings
 from shared.events import Topics
 from tests.deploy.conftest import OVERLAYS, ROOT, Rendered, kubeconform
 
-# What each consumer service reads: the topics its app.py subscribes to, each with the group its settings name.
+# What each consumer service reads: the (topic, group) pairs its app.py consumes, as its settings name them.
 CONSUMERS = {
-    "scoring": {Topics.EVENTS: ScoringSettings.model_fields["consumer_group"].default},
-    "router": {Topics.SCORED: RouterSettings.model_fields["consumer_group"].default},
-    "notifier": {
-        Topics.DECISIONS: NotifierSettings.model_fields["consumer_group"].default,
-        Topics.SLA: NotifierSettings.model_fields["sla_consumer_group"].default,
-    },
+    "scoring": {(Topics.EVENTS, ScoringSettings.model_fields["consumer_group"].default)},
+    "router": {(Topics.SCORED, RouterSettings.model_fields["consumer_group"].default)},
+    "notifier": {(topic, group) for topic, group, _ in NotifierSettings().consumer_groups()},
 }
 SERVICES = ("ingest", "scoring", "router", "notifier")
 
@@ -112,17 +109,16 @@ def test_each_consumer_scales_on_the_lag_of_its_own_group_up_to_the_partition_co
     # Given the consumer's ScaledObject and the topics it reads
     scaled = rendered[overlay].one("ScaledObject", service)
     groups = CONSUMERS[service]
-    topics = set(groups)
+    topics = {topic for topic, _ in groups}
     partitions = [
         t["spec"]["partitions"] for t in rendered[overlay].of_kind("KafkaTopic") if t["spec"]["topicName"] in topics
     ]
-    # Then it scales its own Deployment on that group's lag on each of those topics, never beyond one pod a partition
+    # Then it scales its own Deployment on the lag of each group it reads a topic in, never beyond one pod a partition
     assert scaled["spec"]["scaleTargetRef"]["name"] == service
     triggers = scaled["spec"]["triggers"]
-    assert {t["metadata"]["topic"] for t in triggers} == topics
+    assert {(t["metadata"]["topic"], t["metadata"]["consumerGroup"]) for t in triggers} == groups
     for trigger in triggers:
         assert trigger["type"] == "kafka"
-        assert trigger["metadata"]["consumerGroup"] == groups[trigger["metadata"]["topic"]]
         assert trigger["metadata"]["bootstrapServers"] == "leadflow-kafka-bootstrap:9092"
     assert 1 <= scaled["spec"]["minReplicaCount"] <= scaled["spec"]["maxReplicaCount"]
     assert scaled["spec"]["maxReplicaCount"] <= min(partitions)

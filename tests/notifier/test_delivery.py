@@ -3,6 +3,7 @@ stand-in and a real SMTP server, and crashes injected between record, send and m
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -26,6 +27,7 @@ from services.notifier.consumer import Incoming, NotifierHandler
 from services.notifier.domain import EmailMessage, SlackMessage
 from services.notifier.models import SCHEMA
 from services.notifier.senders import Mailer, SlackClient
+from services.notifier.settings import NotifierSettings
 from shared.db import create_engine, migrate, session_factory
 from shared.events import CloudEvent, CloudEventType, DeadLetter, RoutingDecision, SlaEvent, SlaEventKind, Topics
 from tests.conftest import StackUrls
@@ -319,3 +321,46 @@ async def test_a_database_away_when_the_sends_are_recorded_is_waited_for_and_not
     assert await statuses(sessions, decision.lead_id, decision.decision_id) == {"slack": "sent", "email": "sent"}
     assert len(slack_for(slack_state, decision.decision_id)) == 1
     assert len(mails_for(smtp[1], decision.decision_id)) == 1
+
+
+class StuckMailer(Mailer):
+    """A mail server that takes the message and never answers (until released)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.release = asyncio.Event()
+
+    async def send(self, message: EmailMessage, idempotency_key: str) -> str:
+        await self.release.wait()
+        return await super().send(message, idempotency_key)
+
+
+async def test_slack_and_email_are_delivered_by_loops_of_their_own_and_a_stuck_mail_server_holds_no_alert(
+    sessions: async_sessionmaker[AsyncSession], slack_http: httpx.AsyncClient, slack_state: SlackState,
+    smtp: tuple[int, MailSink],
+) -> None:  # fmt: skip
+    # Given the service's two loops on the decisions topic, one per medium, and a mail server that hangs
+    mailer = StuckMailer("127.0.0.1", smtp[0], "LeadFlow <leadflow@test.example>")
+    notifier = NotifierHandler(
+        sessions, SlackClient(slack_http, "http://slack.test/api", TOKEN, sleep=_no_wait), mailer
+    )
+    deliveries = {frozenset(media): notifier.delivering(media) for _, _, media in NotifierSettings().consumer_groups()}
+    assert set(deliveries) == {frozenset({"slack"}), frozenset({"email"})}
+    first, second = fresh_decision(), fresh_decision()
+    # When the email loop is stuck on the first decision's email
+    emailing = asyncio.create_task(deliveries[frozenset({"email"})]([decision_item(first)]))
+    await asyncio.sleep(0.1)
+    assert not emailing.done()
+    # Then the Slack loop still alerts both reps, and records only Slack messages as owed
+    await deliveries[frozenset({"slack"})]([decision_item(first)])
+    await deliveries[frozenset({"slack"})]([decision_item(second)])
+    assert len(slack_for(slack_state, first.decision_id)) == 1
+    assert len(slack_for(slack_state, second.decision_id)) == 1
+    assert await statuses(sessions, second.lead_id, second.decision_id) == {"slack": "sent"}
+    assert mails_for(smtp[1], first.decision_id) == []
+    # And once the mail server answers, the email loop sends its email and nothing on Slack again
+    mailer.release.set()
+    await asyncio.wait_for(emailing, timeout=10)
+    assert len(mails_for(smtp[1], first.decision_id)) == 1
+    assert len(slack_for(slack_state, first.decision_id)) == 1
+    assert await statuses(sessions, first.lead_id, first.decision_id) == {"slack": "sent", "email": "sent"}
