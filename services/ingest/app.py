@@ -76,10 +76,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except BaseException:
         await engine.dispose()
         raise
-    # The group commit (intake.py) runs one statement per step: in autocommit that statement is its own
-    # transaction (no BEGIN, no COMMIT), and without the pool's pre-ping (a round trip before every step) a step is
-    # one round trip; intake retries a step once on a connection found dead instead. Every round trip of a group is
-    # latency for every request in it.
+    # The group commit (intake.py) runs one statement per step, each step on a connection it keeps: in autocommit
+    # that statement is its own transaction (no BEGIN, no COMMIT), and without the pool's pre-ping (a round trip
+    # before every step) a step is one round trip; intake retries a step once on a connection found dead instead.
+    # Every round trip of a group is latency for every request in it.
     group_engine = create_async_engine(
         settings.database_url,
         isolation_level="AUTOCOMMIT",
@@ -88,14 +88,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool_timeout=settings.db_pool_timeout_s,
     )
     publisher = EventPublisher(None, settings.publish_timeout_s)
+    intake = Intake(publisher, session_factory(engine), timedelta(hours=settings.idempotency_ttl_h), group_engine)
     app.state.ingest = IngestState(
         settings=settings,
-        intake=Intake(
-            publisher,
-            session_factory(engine),
-            timedelta(hours=settings.idempotency_ttl_h),
-            group_engine,
-        ),
+        intake=intake,
         source_buckets=TokenBuckets(
             settings.rate_limit_per_source_per_s, settings.rate_limit_source_burst, settings.rate_limit_max_buckets
         ),
@@ -122,6 +118,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await cancel_quietly(tasks)
         if publisher.connected is not None:
             await publisher.connected.stop()  # flushes what is in flight before the process exits
+        await intake.close()
         await group_engine.dispose()
         await engine.dispose()
 

@@ -32,6 +32,50 @@ class StoreUnavailable(RuntimeError):
     """Ingest's database did not answer: duplicates cannot be told apart, so the caller answers 503."""
 
 
+class HeldConnection:
+    """One autocommit connection kept open for one step of the group commit, reconnected when found dead.
+
+    Why: checking a pooled connection out and back in around every step cost about as much CPU as the statement
+    (in process, lookup + remember of one event: 0.78 ms of CPU through the pool, 0.37 ms on held connections),
+    and at moderate rates most groups hold a single request. No pre-ping either (a round trip for every step): a
+    connection found dead (the database restarted) is invalidated by SQLAlchemy, and the step, idempotent, runs
+    once more on a fresh one, which is what the pre-ping would have done, paid for only when a connection is gone.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._conn: AsyncConnection | None = None
+
+    async def run(self, step: Callable[[AsyncConnection], Awaitable[R]]) -> R:
+        """``step`` on the held connection; once more on a fresh one if the held one turns out dead."""
+        try:
+            return await self._run(step)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        return await self._run(step)
+
+    async def _run(self, step: Callable[[AsyncConnection], Awaitable[R]]) -> R:
+        try:
+            if self._conn is None or self._conn.closed or self._conn.invalidated:
+                self._conn = await self.engine.connect()
+            return await step(self._conn)
+        except BaseException:
+            # Failed, or cancelled in the middle of a statement: what state the connection is in is unknown, so
+            # the next step starts on a fresh one.
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Give the connection back to the engine (closing it if it was invalidated)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.close()
+            except Exception:
+                log.debug("held connection not closed cleanly", exc_info=True)
+
+
 @dataclass
 class Intake:
     publisher: EventPublisher
@@ -43,30 +87,27 @@ class Intake:
     # Concurrent requests share one lookup and one insert (see shared/coalesce.py): one transaction for many events.
     _lookup: Coalescer[tuple[str, datetime], dict[str, datetime]] = field(init=False, repr=False)
     _remember: Coalescer[tuple[LeadEvent, datetime], None] = field(init=False, repr=False)
+    # Each step on a connection of its own, kept open (a coalescer runs one bulk call at a time).
+    _lookup_conn: HeldConnection = field(init=False, repr=False)
+    _remember_conn: HeldConnection = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._lookup = Coalescer(self._lookup_bulk)
         self._remember = Coalescer(self._remember_bulk)
+        self._lookup_conn = HeldConnection(self.group_engine)
+        self._remember_conn = HeldConnection(self.group_engine)
 
-    async def _on_group_connection(self, step: Callable[[AsyncConnection], Awaitable[R]]) -> R:
-        # The group engine has no pre-ping (a round trip for every step). A pooled connection found dead (the
-        # database restarted) is invalidated by SQLAlchemy, and the step, idempotent, runs once more on a fresh
-        # one: what the pre-ping would have done, paid for only when a connection is really gone.
-        try:
-            async with self.group_engine.connect() as conn:
-                return await step(conn)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-        async with self.group_engine.connect() as conn:
-            return await step(conn)
+    async def close(self) -> None:
+        """Give the held connections back (at shutdown, before the engine is disposed)."""
+        await self._lookup_conn.close()
+        await self._remember_conn.close()
 
     async def _lookup_bulk(self, items: list[tuple[str, datetime]]) -> dict[str, datetime]:
         ids, since = [i for i, _ in items], min(s for _, s in items)
-        return await self._on_group_connection(lambda conn: repository.accepted_since(conn, ids, since))
+        return await self._lookup_conn.run(lambda conn: repository.accepted_since(conn, ids, since))
 
     async def _remember_bulk(self, items: list[tuple[LeadEvent, datetime]]) -> None:
-        await self._on_group_connection(lambda conn: repository.mark_accepted(conn, items))
+        await self._remember_conn.run(lambda conn: repository.mark_accepted(conn, items))
 
     async def accept(self, events: Sequence[LeadEvent], correlation_id: str | None, now: datetime) -> set[str]:
         """Publish the events not accepted before (raises PublishUnavailable); returns the ids that were repeats."""
