@@ -110,11 +110,18 @@ class Owed:
     received_at: datetime | None = None  # when the lead's event arrived: measures lead-to-alert
 
 
+ALL_MEDIA = frozenset({"slack", "email"})
+
+
 def owed_for_decision(
-    decision: RoutingDecision, now: datetime, console_url: str | None, material_url: str | None = None
+    decision: RoutingDecision,
+    now: datetime,
+    console_url: str | None,
+    material_url: str | None = None,
+    media: frozenset[str] = ALL_MEDIA,
 ) -> list[Owed]:
     """What the rep (or, for the fallback queue, its manager) is owed for one decision, and the seminar
-    attendee's thank-you when the decision asks for one."""
+    attendee's thank-you when the decision asks for one; only in ``media`` (the others are not even rendered)."""
     email_to: str | None
     if decision.owner is None and decision.queue_contact is not None:
         # Nobody was eligible: the queue's manager is alerted on Slack and by email.
@@ -133,47 +140,52 @@ def owed_for_decision(
     if decision.sla_kind is SlaKind.SEMINAR_FOLLOW_UP:
         # The lead keeps its owner: the action is the attendee's thank-you (replies go to the owner), not a
         # second "a lead was assigned to you" alert.
-        if wants_thank_you(decision):
+        if "email" in media and wants_thank_you(decision):
             return [owe("email", render_thank_you(decision, material_url=material_url), "thank_you")]
         return []
     owed: list[Owed] = []
-    try:
-        owed.append(owe("slack", render_slack_assignment(decision, now=now, console_url=console_url)))
-    except NoRecipientError:
-        log.warning("no Slack recipient", extra=log_fields(decision_id=decision.decision_id))
-    if email_to:
-        mail = render_email_assignment(decision, now=now, console_url=console_url)
-        if mail.to != email_to:
-            mail = dataclasses.replace(mail, to=email_to)
-        owed.append(owe("email", mail))
-    if wants_thank_you(decision):
-        owed.append(owe("email", render_thank_you(decision, material_url=material_url), "thank_you"))
+    if "slack" in media:
+        try:
+            owed.append(owe("slack", render_slack_assignment(decision, now=now, console_url=console_url)))
+        except NoRecipientError:
+            log.warning("no Slack recipient", extra=log_fields(decision_id=decision.decision_id))
+    if "email" in media:
+        if email_to:
+            mail = render_email_assignment(decision, now=now, console_url=console_url)
+            if mail.to != email_to:
+                mail = dataclasses.replace(mail, to=email_to)
+            owed.append(owe("email", mail))
+        if wants_thank_you(decision):
+            owed.append(owe("email", render_thank_you(decision, material_url=material_url), "thank_you"))
     return owed
 
 
-def owed_for_sla(event: SlaEvent, now: datetime) -> list[Owed]:
-    """A reminder to the owner, or an escalation to the manager and the optional team channel."""
+def owed_for_sla(event: SlaEvent, now: datetime, media: frozenset[str] = ALL_MEDIA) -> list[Owed]:
+    """A reminder to the owner, or an escalation to the manager and the optional team channel (in ``media``)."""
     base = event.sla_event_id
-    pairs: list[tuple[str, str, SlackMessage | EmailMessage]] = []
+    # (target, medium, render): rendered only for the media asked for
+    pairs: list[tuple[str, str, Callable[[], SlackMessage | EmailMessage]]] = []
     if event.kind == SlaEventKind.REMINDER:
         kind = "reminder"
         if event.owner is not None:
-            pairs.append(("slack", "slack", render_slack_reminder(event, now=now)))
-            pairs.append(("email", "email", render_email_reminder(event, now=now)))
+            pairs.append(("slack", "slack", lambda: render_slack_reminder(event, now=now)))
+            pairs.append(("email", "email", lambda: render_email_reminder(event, now=now)))
     else:
         kind = "escalation"
         manager = event.escalate_to
         if manager is not None and manager.slack_id:
-            pairs.append(("slack", "slack", render_slack_escalation(event, now=now)))
+            pairs.append(("slack", "slack", lambda: render_slack_escalation(event, now=now)))
         if manager is not None and manager.email:
-            pairs.append(("email", "email", render_email_escalation(event, now=now)))
-        if event.team_channel:
-            pairs.append(("team", "slack", render_slack_escalation(event, now=now, channel=event.team_channel)))
+            pairs.append(("email", "email", lambda: render_email_escalation(event, now=now)))
+        team_channel = event.team_channel
+        if team_channel:
+            pairs.append(("team", "slack", lambda: render_slack_escalation(event, now=now, channel=team_channel)))
     if not pairs:
         log.warning("SLA event names nobody to tell", extra=log_fields(sla_event_id=base, kind=kind))
     return [
-        Owed(idempotency_key(base, f"{kind}:{target}"), event.decision_id, event.lead_id, kind, medium, message)
-        for target, medium, message in pairs
+        Owed(idempotency_key(base, f"{kind}:{target}"), event.decision_id, event.lead_id, kind, medium, render())
+        for target, medium, render in pairs
+        if medium in media
     ]
 
 
@@ -220,11 +232,11 @@ class NotifierHandler:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MARK_RETRY_MAX_S)
 
-    def owed(self, cloud: Incoming, now: datetime) -> list[Owed]:
-        """Every message one incoming record asks for."""
+    def owed(self, cloud: Incoming, now: datetime, media: frozenset[str] = ALL_MEDIA) -> list[Owed]:
+        """Every message in ``media`` one incoming record asks for."""
         if isinstance(cloud.data, SlaEvent):
-            return owed_for_sla(cloud.data, now)
-        return owed_for_decision(cloud.data, now, self.console_url, self.material_url)
+            return owed_for_sla(cloud.data, now, media)
+        return owed_for_decision(cloud.data, now, self.console_url, self.material_url, media)
 
     def delivering(
         self, media: frozenset[str]
@@ -245,9 +257,8 @@ class NotifierHandler:
         # relay racing a flush), and both copies would otherwise be sent concurrently before either is marked.
         by_key: dict[str, tuple[Record, Owed]] = {}
         for record, cloud in items:
-            for o in self.owed(cloud, now):
-                if media is None or o.medium in media:
-                    by_key.setdefault(o.key, (record, o))
+            for o in self.owed(cloud, now, ALL_MEDIA if media is None else media):
+                by_key.setdefault(o.key, (record, o))
         owed = list(by_key.values())
         if items:
             bind_correlation(items[-1][0])

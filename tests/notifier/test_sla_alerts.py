@@ -215,3 +215,16 @@ def test_a_reminder_owes_the_owner_slack_and_email() -> None:
     # Then the owner gets one of each, keyed by the SLA event
     assert sorted(o.medium for o in owed) == ["email", "slack"]
     assert all(o.key.startswith(o.decision_id) and ":reminder:" in o.key for o in owed)
+
+
+def test_each_delivery_loop_is_owed_only_its_own_medium_with_the_same_keys() -> None:
+    # Given a breach owed on Slack (manager, team channel) and by email (manager)
+    event = a_breach(team_channel="C0SALESTEAM")
+    every = owed_for_sla(event, NOW)
+    # When the Slack loop and the email loop each list what they owe
+    slack = owed_for_sla(event, NOW, frozenset({"slack"}))
+    email = owed_for_sla(event, NOW, frozenset({"email"}))
+    # Then together they are exactly what one loop owed before, under the same idempotency keys
+    assert {o.medium for o in slack} == {"slack"}
+    assert {o.medium for o in email} == {"email"}
+    assert sorted(o.key for o in slack + email) == sorted(o.key for o in every)

@@ -80,3 +80,15 @@ def test_a_seminar_follow_up_owes_only_the_attendees_thank_you() -> None:
     owed = owed_for_decision(a_seminar_decision(), NOW, None, MATERIAL)
     # Then only the thank-you is owed: no second "a lead was assigned to you" alert to the owner
     assert [(o.kind, o.medium) for o in owed] == [("thank_you", "email")]
+
+
+def test_the_email_loop_owes_the_thank_you_and_the_slack_loop_does_not() -> None:
+    # Given a seminar follow-up, and an ordinary decision
+    # When each delivery loop lists what it owes
+    # Then the thank-you (an email) is the email loop's alone, and each loop gets its medium of the rep's alerts
+    assert owed_for_decision(a_seminar_decision(), NOW, None, MATERIAL, frozenset({"slack"})) == []
+    assert [o.kind for o in owed_for_decision(a_seminar_decision(), NOW, None, MATERIAL, frozenset({"email"}))] == [
+        "thank_you"
+    ]
+    assert [o.medium for o in owed_for_decision(a_decision(), NOW, None, MATERIAL, frozenset({"slack"}))] == ["slack"]
+    assert [o.medium for o in owed_for_decision(a_decision(), NOW, None, MATERIAL, frozenset({"email"}))] == ["email"]
