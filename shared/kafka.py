@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -78,6 +79,10 @@ def _count_infra_error(service: str, operation: str, exc: BaseException) -> None
         KAFKA_ERRORS.labels(service, operation, error).inc()
     elif isinstance(exc, DBAPIError | InterfaceError | OperationalError | PoolTimeoutError):
         DB_ERRORS.labels(service, operation, error).inc()
+
+
+# One partition's share of a fetch.
+_Part: TypeAlias = tuple[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 
 
 class PoisonRecord(ValueError):
@@ -321,6 +326,22 @@ class _WaitForBatch(ConsumerRebalanceListener):
         )
 
 
+def merged_batches(parts: Sequence[_Part], concurrency: int, min_batch: int) -> list[list[_Part]]:
+    """A fetch's partitions grouped into batches: one, unless ``concurrency`` batches of at least ``min_batch``
+    records each can be made; then partitions are spread by size (each whole, in one batch, in partition order)."""
+    total = sum(len(records) for _, records in parts)
+    count = max(1, min(concurrency, len(parts), total // max(1, min_batch)))
+    if count == 1:
+        return [list(parts)]
+    groups: list[list[_Part]] = [[] for _ in range(count)]
+    sizes = [0] * count
+    for part in sorted(parts, key=lambda p: len(p[1]), reverse=True):
+        smallest = sizes.index(min(sizes))
+        groups[smallest].append(part)
+        sizes[smallest] += len(part[1])
+    return [sorted(group, key=lambda p: p[0].partition) for group in groups]
+
+
 @dataclass
 class ConsumerLoop:
     """Runs one consumer group member: getmany → handler (the fetch as one batch, or per partition) → commit."""
@@ -348,8 +369,13 @@ class ConsumerLoop:
     # partition after the other paid a batch's fixed costs (a dozen round trips, a commit, a produce) once per
     # partition while the later ones waited: the wait most of a hop's latency was made of. Records of one
     # partition keep their order. For handlers that take records of any partitions together (all of ours do:
-    # a batch groups by lead, and a lead's records share a partition). Takes precedence over ``concurrency``.
+    # a batch groups by lead, and a lead's records share a partition). With ``concurrency`` > 1, a large fetch is
+    # split into that many merged batches (``merge_min_batch``).
     merge_partitions: bool = False
+    # With merging and ``concurrency`` > 1: a fetch large enough that every part keeps this many records is split
+    # into up to ``concurrency`` merged batches applied at once (a backlog: database waits overlap the CPU work of
+    # another batch); a smaller fetch stays one batch (a trickle: fixed costs paid once).
+    merge_min_batch: int = 100
     max_partition_fetch_bytes: int = 1024 * 1024
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -464,24 +490,26 @@ class ConsumerLoop:
         # of these batches.
         owned = [(tp, records) for tp, records in ready if tp in consumer.assignment()]
         if self.merge_partitions:
-            await self._process(consumer, owned)
+            batches = merged_batches(owned, self.concurrency, self.merge_min_batch)
+        else:
+            batches = [[part] for part in owned]
+        if len(batches) == 1:
+            await self._process(consumer, batches[0])
             return
         slots = asyncio.Semaphore(self.concurrency)
 
-        async def one(tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        async def one(parts: list[_Part]) -> None:
             async with slots:
-                await self._process(consumer, [(tp, records)])
+                await self._process(consumer, parts)
 
         # Every batch runs to its end (and commits) before a failure of another one is raised: a batch is never
         # abandoned halfway because its neighbour failed.
-        results = await asyncio.gather(*(one(tp, records) for tp, records in owned), return_exceptions=True)
+        results = await asyncio.gather(*(one(parts) for parts in batches), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
 
-    async def _process(
-        self, consumer: AIOKafkaConsumer, parts: Sequence[tuple[TopicPartition, list[ConsumerRecord[bytes, bytes]]]]
-    ) -> None:
+    async def _process(self, consumer: AIOKafkaConsumer, parts: Sequence[_Part]) -> None:
         """Apply one batch (one partition's records, or several partitions' in partition order), then commit."""
         if not parts:
             return

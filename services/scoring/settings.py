@@ -12,11 +12,13 @@ from shared.settings import DEV_SECRET, BaseServiceSettings
 
 class ScoringSettings(BaseServiceSettings):
     consumer_group: str = "leadflow-scoring"
-    # Records per fetch, across the partitions this member owns: one transaction for the lot (with
+    # Records per fetch, across the partitions this member owns: one transaction for a small fetch (with
     # CONSUMER_MERGE_PARTITIONS=false, one per partition's share).
     max_batch: int = Field(default=500, ge=1)
-    # Only with CONSUMER_MERGE_PARTITIONS=false: partition batches of one fetch scored at once, their database and
-    # broker round trips overlapping. A lead's events all share one partition, so two never touch the same lead.
+    # A large fetch (a backlog: at least 100 records a batch) is scored as up to this many merged batches at once,
+    # their database and broker round trips overlapping (with merging off: partition batches at once). A lead's
+    # events all share one partition, so two batches never touch the same lead. Full drain of 1,000,000 events
+    # over 100,000 leads with a fetch always one batch: 1,214 events/s, below every earlier full drain.
     partition_concurrency: int = Field(default=3, ge=1, le=32)
     # A fetch brings at most 128 KB of a partition (~170 events; aiokafka's default is 1 MiB): what is fetched
     # ahead waits in memory. Full drain of 1,000,000 events over 100,000 leads, A/B: peak RSS 139 → 133 MB,

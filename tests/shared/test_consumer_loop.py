@@ -19,8 +19,9 @@ import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
+from services.notifier.settings import NotifierSettings
 from services.scoring.settings import ScoringSettings
-from shared.kafka import ConsumerLoop
+from shared.kafka import ConsumerLoop, merged_batches
 from shared.settings import BaseServiceSettings
 
 TOPIC = "t"
@@ -222,6 +223,7 @@ async def test_the_consumer_fetches_at_most_the_configured_bytes_of_a_partition(
     finally:
         await consumer.stop()
     assert ScoringSettings().kafka_max_partition_fetch_bytes == 128 * 1024
+    assert NotifierSettings().kafka_max_partition_fetch_bytes == 256 * 1024
     assert BaseServiceSettings().kafka_max_partition_fetch_bytes == 1024 * 1024
 
 
@@ -239,8 +241,8 @@ async def test_merged_partitions_are_one_batch_in_partition_order_and_one_commit
     loop.scripted = consumer
     await _run_until_idle(loop, consumer)
 
-    # One handler call for the whole fetch (merging wins over concurrency), each partition's records in order,
-    # and every partition's offset in one commit made after the handler returned
+    # One handler call for the whole fetch (too small to split, even with concurrency), each partition's records
+    # in order, and every partition's offset in one commit made after the handler returned
     assert batches == [[(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]]
     assert consumer.commits == [{P0: 2, P1: 2, P2: 2}]
 
@@ -270,3 +272,34 @@ async def test_a_merged_batch_that_fails_transiently_is_applied_again_whole_then
 def test_services_merge_the_partitions_of_a_fetch_by_default() -> None:
     assert BaseServiceSettings().consumer_merge_partitions is True
     assert BaseServiceSettings(consumer_merge_partitions=False).consumer_merge_partitions is False
+
+
+def _fetch(*sizes: int) -> list[tuple[TopicPartition, list[ConsumerRecord[bytes, bytes]]]]:
+    return [
+        (TopicPartition(TOPIC, n), [ConsumerRecord(TOPIC, n, o, 0, 0, b"k", b"v", None, 1, 1, []) for o in range(size)])
+        for n, size in enumerate(sizes)
+    ]
+
+
+def _shape(batches: list[list[tuple[TopicPartition, list[ConsumerRecord[bytes, bytes]]]]]) -> list[list[int]]:
+    return [[tp.partition for tp, _ in batch] for batch in batches]
+
+
+def test_a_trickle_is_one_merged_batch_whatever_the_concurrency() -> None:
+    assert _shape(merged_batches(_fetch(3, 1, 4, 2, 5, 1), concurrency=3, min_batch=100)) == [[0, 1, 2, 3, 4, 5]]
+
+
+def test_a_backlog_is_split_into_concurrent_merged_batches_of_whole_partitions_by_size() -> None:
+    fetch = _fetch(170, 40, 160, 30, 100, 0)
+    batches = merged_batches(fetch, concurrency=3, min_batch=100)
+    # three batches (500 records allow three of at least 100), each partition whole and in exactly one of them,
+    # partitions in order inside a batch, the sizes as even as whole partitions allow
+    assert sorted(p for batch in _shape(batches) for p in batch) == [0, 1, 2, 3, 4, 5]
+    assert all(batch == sorted(batch) for batch in _shape(batches))
+    assert sorted(sum(len(r) for _, r in batch) for batch in batches) == [160, 170, 170]
+
+
+def test_without_concurrency_a_backlog_stays_one_batch() -> None:
+    assert _shape(merged_batches(_fetch(300, 300, 300), concurrency=1, min_batch=100)) == [[0, 1, 2]]
+    # and never more batches than the fetch's records allow at the minimum size
+    assert len(merged_batches(_fetch(90, 90, 90), concurrency=3, min_batch=100)) == 2
