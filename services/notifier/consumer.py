@@ -180,7 +180,7 @@ def owed_for_sla(event: SlaEvent, now: datetime, media: frozenset[str] = ALL_MED
         team_channel = event.team_channel
         if team_channel:
             pairs.append(("team", "slack", lambda: render_slack_escalation(event, now=now, channel=team_channel)))
-    if not pairs:
+    if not pairs and "slack" in media:  # said once, by the Slack loop (each medium's loop reads every event)
         log.warning("SLA event names nobody to tell", extra=log_fields(sla_event_id=base, kind=kind))
     return [
         Owed(idempotency_key(base, f"{kind}:{target}"), event.decision_id, event.lead_id, kind, medium, render())
@@ -249,15 +249,15 @@ class NotifierHandler:
         return apply
 
     async def apply(
-        self, items: Sequence[Decoded[Incoming]], media: frozenset[str] | None = None
+        self, items: Sequence[Decoded[Incoming]], media: frozenset[str] = ALL_MEDIA
     ) -> list[OutgoingMessage]:
-        """Record what the batch owes (in ``media``, or all), send what is unsent, return the dead letters."""
+        """Record what the batch owes in ``media``, send what is unsent, return the dead letters."""
         now = self.clock()
         # One delivery per key: Kafka may hand the same decision twice in one batch (a producer retry, an outbox
         # relay racing a flush), and both copies would otherwise be sent concurrently before either is marked.
         by_key: dict[str, tuple[Record, Owed]] = {}
         for record, cloud in items:
-            for o in self.owed(cloud, now, ALL_MEDIA if media is None else media):
+            for o in self.owed(cloud, now, media):
                 by_key.setdefault(o.key, (record, o))
         owed = list(by_key.values())
         if items:
