@@ -197,6 +197,14 @@ async def test_partitions_of_one_fetch_are_applied_together_and_each_committed()
     assert sorted(consumer.commits, key=lambda c: next(iter(c)).partition) == [{P0: 2}, {P1: 2}, {P2: 2}]
 
 
+async def _run_scripted(consumer: ScriptedConsumer, handler: Any, **options: Any) -> None:
+    loop = ScriptedLoop(
+        name="test", topics=[TOPIC], group_id="g", bootstrap_servers="unused", handler=handler, **options
+    )
+    loop.scripted = consumer
+    await _run_until_idle(loop, consumer)
+
+
 async def _run_until_idle(loop: ScriptedLoop, consumer: ScriptedConsumer) -> None:
     running = asyncio.create_task(loop.run())
     try:
@@ -234,12 +242,7 @@ async def test_merged_partitions_are_one_batch_in_partition_order_and_one_commit
     async def handler(records: list[ConsumerRecord[bytes, bytes]]) -> None:
         batches.append([(r.partition, r.offset) for r in records])
 
-    loop = ScriptedLoop(
-        name="test", topics=[TOPIC], group_id="g", bootstrap_servers="unused", handler=handler,
-        merge_partitions=True, concurrency=3,
-    )  # fmt: skip
-    loop.scripted = consumer
-    await _run_until_idle(loop, consumer)
+    await _run_scripted(consumer, handler, merge_partitions=True, concurrency=3)
 
     # One handler call for the whole fetch (too small to split, even with concurrency), each partition's records
     # in order, and every partition's offset in one commit made after the handler returned
@@ -257,12 +260,7 @@ async def test_a_merged_batch_that_fails_transiently_is_applied_again_whole_then
             assert consumer.commits == []
             raise ConnectionResetError("database went away mid-batch")
 
-    loop = ScriptedLoop(
-        name="test", topics=[TOPIC], group_id="g", bootstrap_servers="unused", handler=handler,
-        merge_partitions=True, retry_backoff_s=0.01,
-    )  # fmt: skip
-    loop.scripted = consumer
-    await _run_until_idle(loop, consumer)
+    await _run_scripted(consumer, handler, merge_partitions=True, retry_backoff_s=0.01)
 
     # Nothing committed for the failed attempt; the retry carried all six records, then all three were committed
     assert calls == [6, 6]
