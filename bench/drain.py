@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from bench.kafka_limit import lead_event_record
 from bench.workload import Mix
 from leadflow import stack
-from services.notifier.settings import NotifierSettings
+from services.notifier.settings import default_consumer_groups
 from services.router.settings import RouterSettings
 from services.scoring.settings import ScoringSettings
 from shared.events import CloudEventType, Topics
@@ -52,7 +52,7 @@ CHAIN = (
     Consumer("router", _group(RouterSettings), Topics.SCORED),
     Consumer(
         "notifier",
-        tuple(group for topic, group, _ in NotifierSettings().consumer_groups() if topic == Topics.DECISIONS),
+        tuple(group for topic, group, _ in default_consumer_groups() if topic == Topics.DECISIONS),
         Topics.DECISIONS,
     ),
 )

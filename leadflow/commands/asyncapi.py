@@ -53,10 +53,10 @@ ALL_CONSUMERS = ("scoring", "router", "notifier")
 def consumer_groups(service: str, topic: str) -> list[str]:
     """The groups a service reads a topic in: its settings' defaults (the notifier reads SLA events apart, and
     each topic once for Slack and once for email)."""
-    from services.notifier.settings import NotifierSettings
+    from services.notifier.settings import default_consumer_groups
 
     if service == "notifier":
-        return [group for t, group, _ in NotifierSettings().consumer_groups() if t == topic]
+        return [group for t, group, _ in default_consumer_groups() if t == topic]
     return [f"leadflow-{service}"]
 
 

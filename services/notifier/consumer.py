@@ -36,6 +36,7 @@ from services.notifier.domain import (
     render_slack_assignment,
 )
 from services.notifier.senders import Mailer, PermanentSendError, SlackClient, failure_reason
+from services.notifier.settings import EMAIL, SLACK
 from services.notifier.sla_alerts import (
     render_email_escalation,
     render_email_reminder,
@@ -110,7 +111,7 @@ class Owed:
     received_at: datetime | None = None  # when the lead's event arrived: measures lead-to-alert
 
 
-ALL_MEDIA = frozenset({"slack", "email"})
+ALL_MEDIA = SLACK | EMAIL
 
 
 def owed_for_decision(

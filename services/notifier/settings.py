@@ -73,6 +73,12 @@ class NotifierSettings(BaseServiceSettings):
         ]
 
 
+def default_consumer_groups() -> list[tuple[str, str, frozenset[str]]]:
+    """The consumer groups as shipped, whatever the environment says: for generated docs, manifests' checks and
+    the bench, which must not change with the shell they run in."""
+    return NotifierSettings.model_construct().consumer_groups()
+
+
 @lru_cache
 def get_settings() -> NotifierSettings:
     """The notifier's settings, read once from the environment."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.notifier.settings import NotifierSettings
+from services.notifier.settings import default_consumer_groups
 from services.router.settings import RouterSettings
 from services.scoring.settings import ScoringSettings
 from shared.events import Topics
@@ -19,7 +19,7 @@ from tests.deploy.conftest import OVERLAYS, ROOT, Rendered, kubeconform
 CONSUMERS = {
     "scoring": {(Topics.EVENTS, ScoringSettings.model_fields["consumer_group"].default)},
     "router": {(Topics.SCORED, RouterSettings.model_fields["consumer_group"].default)},
-    "notifier": {(topic, group) for topic, group, _ in NotifierSettings().consumer_groups()},
+    "notifier": {(topic, group) for topic, group, _ in default_consumer_groups()},
 }
 SERVICES = ("ingest", "scoring", "router", "notifier")
 

@@ -27,7 +27,7 @@ from services.notifier.consumer import Incoming, NotifierHandler
 from services.notifier.domain import EmailMessage, SlackMessage
 from services.notifier.models import SCHEMA
 from services.notifier.senders import Mailer, SlackClient
-from services.notifier.settings import NotifierSettings
+from services.notifier.settings import default_consumer_groups
 from shared.db import create_engine, migrate, session_factory
 from shared.events import CloudEvent, CloudEventType, DeadLetter, RoutingDecision, SlaEvent, SlaEventKind, Topics
 from tests.conftest import StackUrls
@@ -344,7 +344,7 @@ async def test_slack_and_email_are_delivered_by_loops_of_their_own_and_a_stuck_m
     notifier = NotifierHandler(
         sessions, SlackClient(slack_http, "http://slack.test/api", TOKEN, sleep=_no_wait), mailer
     )
-    deliveries = {frozenset(media): notifier.delivering(media) for _, _, media in NotifierSettings().consumer_groups()}
+    deliveries = {frozenset(media): notifier.delivering(media) for _, _, media in default_consumer_groups()}
     assert set(deliveries) == {frozenset({"slack"}), frozenset({"email"})}
     first, second = fresh_decision(), fresh_decision()
     # When the email loop is stuck on the first decision's email

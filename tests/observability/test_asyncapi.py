@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 
 from leadflow.commands.asyncapi import DEFAULT_OUTPUT, build_document, render
@@ -21,6 +22,15 @@ def test_the_committed_document_equals_a_fresh_generation() -> None:
     # Given the event models as the code uses them
     # When the document is generated again
     # Then it is byte for byte the committed one (run `leadflow asyncapi` after changing shared/events.py)
+    assert DEFAULT_OUTPUT.read_text(encoding="utf-8") == render()
+
+
+def test_the_document_does_not_depend_on_the_shell_it_is_generated_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an operator's environment that renames a notifier group for their own deployment
+    monkeypatch.setenv("EMAIL_CONSUMER_GROUP", "acme-notifier-email")
+    # When the document is generated there
+    # Then it still describes the groups LeadFlow ships with
+    assert "acme-notifier-email" not in render()
     assert DEFAULT_OUTPUT.read_text(encoding="utf-8") == render()
 
 
