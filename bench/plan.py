@@ -45,7 +45,7 @@ DEFAULT_TARGETS: dict[str, Target] = {
 }
 
 
-PHASES = ("kafka", "ingest", "alert", "drain")
+PHASES = ("kafka", "floor", "ingest", "alert", "drain")
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,11 @@ class BenchPlan:
     kafka_latency_rate: int = 1000  # Kafka's own acks=all latency at the rate LeadFlow's latencies are quoted at
     kafka_latency_seconds: float = 10.0
     kafka_heap: str = "256m"
+    # The Python floor (bench/floor.py): bare HTTP → Kafka under wrk, bare consume → store → publish
+    floor_seconds: float = 20.0
+    floor_connections: int = 128
+    floor_records: int = 200_000
+    floor_leads: int = 20_000
     # Ingest, single events: open model, stepped
     ingest_rates: tuple[int, ...] = (250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000)
     ingest_step_seconds: float = 15.0
@@ -115,6 +120,9 @@ QUICK = BenchPlan(
     ingest_step_seconds=3.0,
     warmup_seconds=1.0,
     batch_requests=6,
+    floor_seconds=5.0,
+    floor_records=20_000,
+    floor_leads=2_000,
     drain_events=10_000,
     drain_leads=1_000,
     drain_timeout_s=60.0,

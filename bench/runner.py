@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import alert, drain, ingest, kafka_limit
+from bench import alert, drain, floor, ingest, kafka_limit
 from bench.loadgen import LoadSpec, constant_rate, prepare
 from bench.machine import load_average, machine_facts
 from bench.plan import BenchPlan
-from bench.procs import ProcessWatch, cpu_delta
+from bench.procs import ProcessWatch, cpu_delta, pid_of
 from bench.report import RESULTS_DIR, Figure, build_result, render_table, write_result
 from bench.stats import per_thousand
 from bench.team import write_team_config
@@ -41,6 +41,11 @@ KAFKA_AIO = "kafka.aiokafka.records_per_s"
 KAFKA_P50 = "kafka.java.p50_ms_at_rate"
 KAFKA_P99 = "kafka.java.p99_ms_at_rate"
 THROUGHPUT_REFS = (KAFKA_JAVA, KAFKA_AIO)
+FLOOR_SINGLE = "floor.http_single.requests_per_s"
+FLOOR_BATCH = "floor.http_batch.events_per_s"
+FLOOR_CONSUMER = "floor.consumer.records_per_s"
+FLOOR_CONSUMER_HISTORY = "floor.consumer_history.records_per_s"
+FLOOR_PORT_OFFSET = 50  # the floor app listens beside the slot's ingest
 
 
 def say(message: str) -> None:
@@ -162,6 +167,83 @@ def phase_kafka(run: Run) -> None:
             )
     finally:
         asyncio.run(kafka_limit.delete_topic(run.bootstrap, kafka_limit.RAW_TOPIC))
+
+
+def _floor_bodies(run: Run, repeat: int) -> tuple[str, str]:
+    """A form post and a batch body whose event ids (and the form's email) wrk numbers per request (``@N@``)."""
+    tag = f"{run.run_id}-{repeat}"
+    form = (
+        f'{{"email":"floor@N@.{tag}@c1.bench-en.example","name":"Alex","company":"Globex Corporation",'
+        '"title":"Marketing Manager","industry":"software","employees":45,"country":"DE","form":"newsletter",'
+        f'"event_id":"floor-{tag}-@N@"}}'
+    )
+    batch = ingest.batch_bodies(dataclasses.replace(run.plan, batch_requests=1), f"{run.run_id}-f{repeat}")[0]
+    return form, batch.decode().replace('"event_id":"', '"event_id":"f@N@-')
+
+
+def phase_floor(run: Run) -> None:
+    """The bare Python floor beside ingest under the same wrk load, then a bare consumer's drain (bench/floor.py)."""
+    plan = run.plan
+    say("Python floor: a bare HTTP → Kafka app and real ingest under wrk, then a bare consume → store → publish")
+    _stop(run, CONSUMERS)
+    _ensure_running(run.lay, ["ingest"])
+    ingest_spec = run.lay.service("ingest")
+    size = round(kafka_limit.record_sizes(plan.seed)["median"])
+    asyncio.run(kafka_limit.ensure_topic(run.bootstrap, floor.HTTP_TOPIC))
+
+    def services_cpu() -> dict[str, float]:
+        return {k: v for k, v in run.watch.snapshot().items() if k in ("kafka", "postgres")}
+
+    try:
+        for repeat in range(plan.repeats):
+            form, batch = _floor_bodies(run, repeat)
+            http = floor.http_floor(
+                run.lay, ingest_port=ingest_spec.port, ingest_pid=pid_of(run.lay, ingest_spec.process),
+                floor_port=ingest_spec.port + FLOOR_PORT_OFFSET, services_cpu=services_cpu, form=form, batch=batch,
+                headers={"Content-Type": "application/json", "X-API-Key": _api_key(run.lay)},
+                seconds=plan.floor_seconds, connections=plan.floor_connections,
+                batch_connections=plan.batch_concurrency,
+            )  # fmt: skip
+            database = stack.database_url(run.lay)
+            consumer, history = (
+                asyncio.run(floor.consumer_floor(run.bootstrap, database, records=plan.floor_records,
+                                                 leads=plan.floor_leads, record_size=size, services_cpu=services_cpu,
+                                                 read_history=read))
+                for read in (False, True)
+            )  # fmt: skip
+            run.add(FLOOR_SINGLE, http.bare_single.requests_per_s)
+            run.add("ingest.wrk_single.requests_per_s", http.ingest_single.requests_per_s)
+            run.add(FLOOR_BATCH, http.bare_batch.requests_per_s * plan.batch_size)
+            run.add("ingest.wrk_batch.events_per_s", http.ingest_batch.requests_per_s * plan.batch_size)
+            run.add(FLOOR_CONSUMER, consumer.records_per_s)
+            run.add(FLOOR_CONSUMER_HISTORY, history.records_per_s)
+            for name, wrk in (("bare_single", http.bare_single), ("ingest_single", http.ingest_single)):
+                run.add_cpu(f"wrk_{name}", wrk.cpu_s, wrk.requests)
+            for name, wrk in (("bare_batch", http.bare_batch), ("ingest_batch", http.ingest_batch)):
+                run.add_cpu(f"wrk_{name}", wrk.cpu_s, wrk.requests * plan.batch_size)
+            run.add_cpu("floor_consumer", consumer.cpu_s, consumer.records)
+            run.add_cpu("floor_consumer_history", history.cpu_s, history.records)
+            run.detail(
+                "floor",
+                {**dataclasses.asdict(http), "consumer": dataclasses.asdict(consumer),
+                 "consumer_history": dataclasses.asdict(history)},
+            )  # fmt: skip
+            for name, figures in dataclasses.asdict(http).items():
+                if figures["non_2xx"] or figures["socket_errors"]:
+                    run.notes.append(
+                        f"floor {name}: {figures['non_2xx']} non-2xx answers, {figures['socket_errors']} socket errors"
+                    )
+            say(
+                f"  repeat {repeat + 1}: single bare {http.bare_single.requests_per_s:,.0f}/s, ingest "
+                f"{http.ingest_single.requests_per_s:,.0f}/s; batch bare "
+                f"{http.bare_batch.requests_per_s * plan.batch_size:,.0f}, ingest "
+                f"{http.ingest_batch.requests_per_s * plan.batch_size:,.0f} events/s; consume → store → publish "
+                f"{consumer.records_per_s:,.0f}/s, with each lead's stored records read {history.records_per_s:,.0f}/s"
+            )
+    finally:
+        asyncio.run(kafka_limit.delete_topic(run.bootstrap, floor.HTTP_TOPIC))
+        asyncio.run(_fast_forward_all(run.bootstrap))
+        _ensure_running(run.lay, CONSUMERS)
 
 
 def phase_ingest(run: Run, executor: ProcessPoolExecutor) -> None:
@@ -319,12 +401,18 @@ def _figures(run: Run) -> list[Figure]:
         (KAFKA_AIO, "aiokafka producer, bare loop", "records/s", (KAFKA_JAVA,)),
         (KAFKA_P50, f"Kafka produce latency p50 at {rate}/s", "ms", ()),
         (KAFKA_P99, f"Kafka produce latency p99 at {rate}/s", "ms", ()),
+        (FLOOR_SINGLE, "Python floor: bare HTTP → Kafka, single, wrk", "requests/s", ()),
+        ("ingest.wrk_single.requests_per_s", "Ingest single, same wrk load", "requests/s", (FLOOR_SINGLE,)),
+        (FLOOR_BATCH, f"Python floor: bare HTTP → Kafka, batch of {plan.batch_size}", "events/s", ()),
+        ("ingest.wrk_batch.events_per_s", "Ingest batch, same wrk load", "events/s", (FLOOR_BATCH,)),
+        (FLOOR_CONSUMER, "Python floor: consume → store → publish", "records/s", ()),
+        (FLOOR_CONSUMER_HISTORY, "  … and read each lead's stored records", "records/s", ()),
         ("ingest.single.max_sustained_rate", "Ingest single events: highest sustained rate", "events/s",
          THROUGHPUT_REFS),
         ("ingest.single.p50_at_1000", f"Ingest p50 at {plan.ingest_reference_rate}/s", "ms", (KAFKA_P50,)),
         ("ingest.single.p99_at_1000", f"Ingest p99 at {plan.ingest_reference_rate}/s", "ms", (KAFKA_P99,)),
         ("ingest.batch.events_per_s", f"Ingest batch ({plan.batch_size}/request)", "events/s", THROUGHPUT_REFS),
-        ("drain.scoring.events_per_s", "Scoring drain, alone", "events/s", THROUGHPUT_REFS),
+        ("drain.scoring.events_per_s", "Scoring drain, alone", "events/s", (*THROUGHPUT_REFS, FLOOR_CONSUMER_HISTORY)),
         ("drain.router.events_per_s", "Router drain, alone", "records/s", THROUGHPUT_REFS),
         ("drain.notifier.events_per_s", "Notifier drain, alone", "records/s", THROUGHPUT_REFS),
         ("alert.p50_ms", f"Lead-to-alert p50 at {plan.alert_rate}/s", "ms", (KAFKA_P50,)),
@@ -367,6 +455,7 @@ def execute(plan: BenchPlan, *, output_dir: Path = RESULTS_DIR, argv: list[str] 
             prepare(executor, plan.generators)
             phases = [
                 ("kafka", lambda: phase_kafka(run)),
+                ("floor", lambda: phase_floor(run)),
                 ("ingest", lambda: phase_ingest(run, executor)),
                 ("alert", lambda: phase_alert(run, executor)),
                 ("drain", lambda: phase_drain(run)),

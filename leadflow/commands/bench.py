@@ -47,6 +47,8 @@ def _positive_float(text: str) -> float:
 
 def register(sub: Any) -> None:
     """Add `leadflow bench` to the ``leadflow`` parser."""
+    from bench.plan import PHASES
+
     bench = sub.add_parser(
         "bench",
         help="measure ingest, drain rates, lead-to-alert latency, RSS and CPU against the raw Kafka limit",
@@ -64,8 +66,9 @@ def register(sub: Any) -> None:
     bench.add_argument("--alert-seconds", type=_positive_float, help="seconds of lead-to-alert load (full: 60)")
     bench.add_argument("--team", type=_positive_int, help="reps in the team routed to (default 240; bench/team.py)")
     bench.add_argument(
-        "--phases", nargs="+", choices=("kafka", "ingest", "alert", "drain"),
-        help="run only these phases (default: all), e.g. --phases alert when tuning lead-to-alert latency",
+        "--phases", nargs="+", choices=PHASES,
+        help="run only these phases (default: all), e.g. --phases alert when tuning lead-to-alert latency; "
+        "floor: the bare Python floor of ingest and of a consumer on this machine (bench/floor.py)",
     )  # fmt: skip
     bench.add_argument(
         "--drain-until", choices=("scoring", "router", "notifier"),

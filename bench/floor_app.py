@@ -1,0 +1,59 @@
+"""The least an ingest endpoint can do in Python: read the body, publish it durably, answer 202.
+
+A bare ASGI app (no framework, no validation, no database) under the same uvicorn, uvloop, httptools and
+producer settings as ingest. ``bench/floor.py`` runs it under wrk: its rate is the ceiling of any Python
+service that answers only after Kafka acknowledged, on this machine, with Kafka beside it.
+
+``POST /single``: the body is one record. ``POST /batch``: the body is ``{"events": [...]}`` as ingest's batch
+endpoint takes it; each element is published as a record of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import orjson
+
+from shared.kafka import create_producer
+
+_TOPIC = os.environ.get("FLOOR_TOPIC", "leadflow.bench.floor-http")
+_BOOTSTRAP = os.environ.get("FLOOR_BOOTSTRAP", "127.0.0.1:9092")
+_ACCEPTED = {"type": "http.response.start", "status": 202, "headers": [(b"content-type", b"application/json")]}
+_BODY = {"type": "http.response.body", "body": b'{"status":"accepted"}'}
+
+_producer: Any = None
+
+
+async def _read_body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    global _producer
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                _producer = create_producer(_BOOTSTRAP, client_id="leadflow-bench-floor")
+                await _producer.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await _producer.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    body = await _read_body(receive)
+    if scope["path"] == "/batch":
+        events = orjson.loads(body)["events"]
+        futures = [await _producer.send(_TOPIC, orjson.dumps(event)) for event in events]
+        await asyncio.gather(*futures)
+    else:
+        await (await _producer.send(_TOPIC, body))
+    await send(_ACCEPTED)
+    await send(_BODY)
