@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -103,6 +104,8 @@ def run_wrk(
     url: str, script: str, *, seconds: float, connections: int, cpu: CpuProbe, timeout_s: float = 10
 ) -> WrkFigures:
     """wrk flat out (one thread, ``connections`` open) for ``seconds``; the processes' CPU read around it."""
+    if shutil.which("wrk") is None:
+        raise FloorError("wrk is missing: apt-get install wrk (Debian) provides it")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
         script_path = f.name
