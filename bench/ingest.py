@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -58,19 +59,21 @@ def staircase(executor: Executor, template: LoadSpec, plan: BenchPlan, run: str)
 
 
 def recover(template: LoadSpec, timeout_s: float, quick_s: float = 0.5) -> bool:
-    """Wait until ingest answers /healthz quickly again: a step that overloaded it leaves a queue behind, which
-    must not be charged to the next measurement."""
+    """Wait until every ingest instance answers /healthz quickly again: a step that overloaded it leaves a queue
+    behind, which must not be charged to the next measurement."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    waiting = list(template.ports)
+    while waiting and time.monotonic() < deadline:
         started = time.monotonic()
         try:
-            answered = httpx.get(f"http://{template.host}:{template.port}/healthz", timeout=quick_s * 4).is_success
+            answered = httpx.get(f"http://{template.host}:{waiting[0]}/healthz", timeout=quick_s * 4).is_success
         except httpx.HTTPError:
             answered = False
         if answered and time.monotonic() - started < quick_s:
-            return True
-        time.sleep(quick_s)
-    return False
+            waiting.pop(0)
+        else:
+            time.sleep(quick_s)
+    return not waiting
 
 
 def _judge(result: LoadResult, plan: BenchPlan) -> StepVerdict:
@@ -132,14 +135,17 @@ def batch_bodies(plan: BenchPlan, run: str) -> list[bytes]:
     return bodies
 
 
-async def batch_rate(host: str, port: int, api_key: str, plan: BenchPlan, bodies: list[bytes]) -> BatchResult:
-    """Post every body with ``batch_concurrency`` in flight; events/s counts only the accepted ones."""
-    pool = Pool(host, port, plan.batch_concurrency)
+async def batch_rate(
+    host: str, ports: Sequence[int], api_key: str, plan: BenchPlan, bodies: list[bytes]
+) -> BatchResult:
+    """Post every body with ``batch_concurrency`` in flight, the clients spread over ingest's instances; events/s
+    counts only the accepted ones."""
+    pools = [Pool(host, port, plan.batch_concurrency) for port in ports]
     queue = list(reversed(bodies))
     accepted = rejected = errors = 0
     headers = {"content-type": "application/json", "X-API-Key": api_key}
 
-    async def client() -> None:
+    async def client(pool: Pool) -> None:
         nonlocal accepted, rejected, errors
         while queue:
             body = queue.pop()
@@ -156,7 +162,8 @@ async def batch_rate(host: str, port: int, api_key: str, plan: BenchPlan, bodies
             rejected += int(answer["rejected"])
 
     started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(plan.batch_concurrency)))
+    await asyncio.gather(*(client(pools[n % len(pools)]) for n in range(plan.batch_concurrency)))
     seconds = time.perf_counter() - started
-    await pool.close()
+    for pool in pools:
+        await pool.close()
     return BatchResult(len(bodies), accepted, rejected, errors, seconds)

@@ -31,7 +31,7 @@ class LoadSpec:
     duration_s: float
     start_wall: float
     host: str
-    port: int
+    ports: tuple[int, ...]  # ingest's instances: each generator spreads its requests over all of them in turn
     api_key: str
     webhook_secret: str
     run: str
@@ -96,7 +96,7 @@ def _headers(post: Post, spec: LoadSpec) -> dict[str, str]:
 
 async def _generate(spec: LoadSpec) -> WorkerResult:
     result = WorkerResult()
-    pool = Pool(spec.host, spec.port, spec.max_connections)
+    pools = [Pool(spec.host, port, max(1, spec.max_connections // len(spec.ports))) for port in spec.ports]
     mix = Mix(
         seed=spec.seed * 1000 + spec.worker,
         run=spec.run,
@@ -115,6 +115,8 @@ async def _generate(spec: LoadSpec) -> WorkerResult:
     async def one(index: int, post: Post, due: float) -> None:
         nonlocal last_done
         status = 0
+        # this generator's requests are every ``workers``-th index: its own count picks the instance in turn
+        pool = pools[(index // spec.workers) % len(pools)]
         try:
             status, _ = await asyncio.wait_for(
                 pool.post(f"/v1/events/{post.endpoint}", post.body, _headers(post, spec)), spec.timeout_s
@@ -148,7 +150,8 @@ async def _generate(spec: LoadSpec) -> WorkerResult:
             await asyncio.sleep(max(0.0, start + scheduled_offset(indices[sent], spec.rate) - loop.time()))
     if pending:
         await asyncio.wait(set(pending), timeout=spec.timeout_s + 1)
-    await pool.close()
+    for pool in pools:
+        await pool.close()
     result.sent = sent
     result.span_s = last_done - start
     return result

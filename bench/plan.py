@@ -69,6 +69,10 @@ class BenchPlan:
     floor_connections: int = 128
     floor_records: int = 200_000
     floor_leads: int = 20_000
+    # Ingest runs as this many instances (how ingest scales, docs/ingest.md); the generators spread their requests
+    # over them, as a load balancer would. Every phase uses them; the floor compares one. One by default: on two
+    # cores a second instance raised batch ingest but worsened single posts (docs/benchmarks.md, seventh pass).
+    ingest_instances: int = 1
     # Ingest, single events: open model, stepped
     ingest_rates: tuple[int, ...] = (250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000)
     ingest_step_seconds: float = 15.0

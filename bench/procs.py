@@ -16,6 +16,7 @@ from leadflow import stack
 PROC = Path("/proc")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 TRACKED = ("ingest", "scoring", "router", "notifier", "kafka", "standins")
+MAX_INSTANCES = 4  # a service's extra instances (``ingest-2`` …) are looked for up to this one
 
 
 def parse_vm_hwm_kb(status_text: str) -> int | None:
@@ -96,18 +97,20 @@ class ProcessWatch:
     peak_mb: dict[str, float] = field(default_factory=dict)
 
     def snapshot(self) -> dict[str, float]:
-        """CPU seconds so far per process (PostgreSQL as one), and fold in each peak RSS."""
+        """CPU seconds so far per service (its instances and PostgreSQL's backends summed), and fold in each
+        process's peak RSS (instance N of a service as ``name-N``)."""
         out: dict[str, float] = {}
         for name in TRACKED:
-            pid = pid_of(self.lay, name)
-            if pid is None:
-                continue
-            cpu = cpu_seconds(pid)
-            if cpu is not None:
-                out[name] = cpu
-            peak = peak_rss_mb(pid)
-            if peak is not None:
-                self.peak_mb[name] = max(self.peak_mb.get(name, 0.0), peak)
+            for process in (name, *(f"{name}-{n}" for n in range(2, MAX_INSTANCES + 1))):
+                pid = pid_of(self.lay, process)
+                if pid is None:
+                    continue
+                cpu = cpu_seconds(pid)
+                if cpu is not None:
+                    out[name] = out.get(name, 0.0) + cpu
+                peak = peak_rss_mb(pid)
+                if peak is not None:
+                    self.peak_mb[process] = max(self.peak_mb.get(process, 0.0), peak)
         postmaster = postmaster_pid(self.lay)
         if postmaster is not None:
             out["postgres"] = _postgres_cpu(postmaster)

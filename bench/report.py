@@ -70,8 +70,8 @@ def build_result(
 def _target_for(name: str, targets: Mapping[str, Target]) -> Target | None:
     if name in targets:
         return targets[name]
-    # One memory target covers every service.
-    if name.startswith("rss.") and name.split(".")[1] in ("ingest", "scoring", "router", "notifier"):
+    # One memory target covers every service, each instance of it (``rss.ingest-2``) on its own.
+    if name.startswith("rss.") and name.split(".")[1].split("-")[0] in ("ingest", "scoring", "router", "notifier"):
         return targets.get("rss.service_mb")
     return None
 

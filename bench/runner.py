@@ -46,6 +46,7 @@ FLOOR_BATCH = "floor.http_batch.events_per_s"
 FLOOR_CONSUMER = "floor.consumer.records_per_s"
 FLOOR_CONSUMER_HISTORY = "floor.consumer_history.records_per_s"
 FLOOR_PORT_OFFSET = 50  # the floor app listens beside the slot's ingest
+MAX_INGEST_INSTANCES = 4  # instance N listens on ingest's port + 10 × (N − 1): below the floor app's port
 
 
 def say(message: str) -> None:
@@ -80,18 +81,31 @@ class Run:
             self.add(f"cpu.{phase}.{process}", per_thousand(seconds, events))
 
 
-def _ensure_running(lay: stack.Layout, names: Iterable[str]) -> None:
-    specs = [lay.service(n) for n in names]
+def _specs(run: Run, names: Iterable[str]) -> list[stack.ServiceSpec]:
+    """The processes of these services: ingest runs as ``plan.ingest_instances`` instances, the others as one."""
+    return [
+        run.lay.service(name, instance)
+        for name in names
+        for instance in range(1, (run.plan.ingest_instances if name == "ingest" else 1) + 1)
+    ]
+
+
+def _ensure_running(run: Run, names: Iterable[str]) -> None:
+    specs = _specs(run, names)
     for spec in specs:
-        stack.start_service(lay, spec)
+        stack.start_service(run.lay, spec)
     for spec in specs:
-        stack.wait_service(lay, spec)
+        stack.wait_service(run.lay, spec)
 
 
 def _stop(run: Run, names: Iterable[str]) -> None:
     run.watch.snapshot()  # a stopped process takes its peak RSS with it: fold it in first
-    for name in names:
-        stack.stop_service(run.lay, run.lay.service(name))
+    for spec in _specs(run, names):
+        stack.stop_service(run.lay, spec)
+
+
+def _ingest_ports(run: Run) -> tuple[int, ...]:
+    return tuple(spec.port for spec in _specs(run, ["ingest"]))
 
 
 def _api_key(lay: stack.Layout) -> str:
@@ -104,10 +118,9 @@ def _webhook_secret(lay: stack.Layout) -> str:
 
 
 def _load_template(run: Run, *, forms_only: bool, fresh_rank_a: bool, leads: int) -> LoadSpec:
-    ingest_spec = run.lay.service("ingest")
     return LoadSpec(
         worker=0, workers=1, rate=1.0, duration_s=1.0, start_wall=0.0,
-        host="127.0.0.1", port=ingest_spec.port, api_key=_api_key(run.lay), webhook_secret=_webhook_secret(run.lay),
+        host="127.0.0.1", ports=_ingest_ports(run), api_key=_api_key(run.lay), webhook_secret=_webhook_secret(run.lay),
         run=run.run_id, seed=run.plan.seed, leads=leads, forms_only=forms_only, fresh_rank_a=fresh_rank_a,
         max_connections=run.plan.connections_per_generator, timeout_s=run.plan.request_timeout_s,
     )  # fmt: skip
@@ -186,7 +199,7 @@ def phase_floor(run: Run) -> None:
     plan = run.plan
     say("Python floor: a bare HTTP → Kafka app and real ingest under wrk, then a bare consume → store → publish")
     _stop(run, CONSUMERS)
-    _ensure_running(run.lay, ["ingest"])
+    _ensure_running(run, ["ingest"])
     ingest_spec = run.lay.service("ingest")
     size = round(kafka_limit.record_sizes(plan.seed)["median"])
     asyncio.run(kafka_limit.ensure_topic(run.bootstrap, floor.HTTP_TOPIC))
@@ -243,16 +256,15 @@ def phase_floor(run: Run) -> None:
     finally:
         asyncio.run(kafka_limit.delete_topic(run.bootstrap, floor.HTTP_TOPIC))
         asyncio.run(_fast_forward_all(run.bootstrap))
-        _ensure_running(run.lay, CONSUMERS)
+        _ensure_running(run, CONSUMERS)
 
 
 def phase_ingest(run: Run, executor: ProcessPoolExecutor) -> None:
     """Single events at stepped constant rates, then the batch endpoint; consumers stopped meanwhile."""
     plan = run.plan
-    ingest_spec = run.lay.service("ingest")
     say("Ingest: consumers stopped, so ingest is measured alone; their backlog is skipped afterwards")
     _stop(run, CONSUMERS)
-    _ensure_running(run.lay, ["ingest"])
+    _ensure_running(run, ["ingest"])
     template = _load_template(run, forms_only=True, fresh_rank_a=False, leads=plan.drain_leads)
     try:
         constant_rate(
@@ -274,7 +286,7 @@ def phase_ingest(run: Run, executor: ProcessPoolExecutor) -> None:
 
             bodies = ingest.batch_bodies(plan, f"{run.run_id}-b{repeat}")
             before = run.watch.snapshot()
-            batch = asyncio.run(ingest.batch_rate("127.0.0.1", ingest_spec.port, _api_key(run.lay), plan, bodies))
+            batch = asyncio.run(ingest.batch_rate("127.0.0.1", _ingest_ports(run), _api_key(run.lay), plan, bodies))
             cpu = cpu_delta(before, run.watch.snapshot())
             run.add("ingest.batch.events_per_s", batch.events_per_s)
             run.add_cpu("ingest_batch", {k: v for k, v in cpu.items() if k in ("ingest", "kafka")}, batch.accepted)
@@ -285,13 +297,13 @@ def phase_ingest(run: Run, executor: ProcessPoolExecutor) -> None:
             )
     finally:
         asyncio.run(_fast_forward_all(run.bootstrap))
-        _ensure_running(run.lay, CONSUMERS)
+        _ensure_running(run, CONSUMERS)
 
 
 def phase_alert(run: Run, executor: ProcessPoolExecutor) -> None:
     """A constant rate of the realistic mix through the whole pipeline; rank-A events timed to their alert."""
     plan = run.plan
-    _ensure_running(run.lay, ("ingest", *CONSUMERS))
+    _ensure_running(run, ("ingest", *CONSUMERS))
     template = _load_template(run, forms_only=False, fresh_rank_a=True, leads=plan.alert_background_leads)
     for repeat in range(plan.repeats):
         say(
@@ -387,7 +399,7 @@ def phase_drain(run: Run) -> None:
                     break
             alert.clear_slack(run.lay.standin_url)
     finally:
-        _ensure_running(run.lay, ("ingest", *CONSUMERS))
+        _ensure_running(run, ("ingest", *CONSUMERS))
 
 
 # ---------------------------------------------------------------- figures
@@ -440,13 +452,17 @@ def execute(plan: BenchPlan, *, output_dir: Path = RESULTS_DIR, argv: list[str] 
         say(f"Fresh stack for slot {plan.slot}: deleting its previous data")
         stack.reset(lay)
     else:
-        for spec in lay.services:  # services started before this run may run older code
+        # services started before this run may run older code; so may extra ingest instances
+        for spec in (*lay.services, *(lay.service("ingest", n) for n in range(2, MAX_INGEST_INSTANCES + 1))):
             stack.stop_service(lay, spec)
     config = write_team_config(lay.config_dir, lay.home / "bench-config", plan.team_reps)
     say(f"Routing to a team of {plan.team_reps} reps ({config / 'routing.yaml'})")
     lay = dataclasses.replace(lay, config_dir=config)
     stack.up(lay)
     run = Run(plan, lay, ProcessWatch(lay), run_id=started.strftime("%Y%m%d%H%M%S"))
+    if plan.ingest_instances > 1:
+        say(f"Ingest: {plan.ingest_instances} instances (ports {', '.join(map(str, _ingest_ports(run)))})")
+        _ensure_running(run, ["ingest"])
     machine = machine_facts()
     context = multiprocessing.get_context("spawn")  # a clean interpreter per generator, no inherited event loop
     phases: list[tuple[str, Callable[[], None]]] = []

@@ -26,6 +26,7 @@ def _bench(args: argparse.Namespace) -> int:
         keep_stack=True if args.keep_stack else None,
         phases=tuple(p for p in PHASES if p in args.phases) if args.phases else None,
         drain_until=args.drain_until,
+        ingest_instances=args.ingest_instances,
     )
     execute(plan, argv=sys.argv[1:])
     return 0
@@ -64,6 +65,10 @@ def register(sub: Any) -> None:
     bench.add_argument("--step-seconds", type=_positive_float, help="seconds per offered ingest rate")
     bench.add_argument("--alert-rate", type=_positive_int, help="events/s for lead-to-alert latency (full: 1000)")
     bench.add_argument("--alert-seconds", type=_positive_float, help="seconds of lead-to-alert load (full: 60)")
+    bench.add_argument(
+        "--ingest-instances", type=int, choices=range(1, 5), metavar="1-4",
+        help="ingest instances the load is spread over, as behind a load balancer (default 1)",
+    )  # fmt: skip
     bench.add_argument("--team", type=_positive_int, help="reps in the team routed to (default 240; bench/team.py)")
     bench.add_argument(
         "--phases", nargs="+", choices=PHASES,

@@ -1,0 +1,108 @@
+"""Ingest as several instances in the bench: the generator spreads its requests, /proc figures add up per service."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from bench.loadgen import LoadSpec, _generate
+from bench.procs import ProcessWatch, cpu_seconds
+from leadflow import stack
+
+_RESPONSE = b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}"
+
+
+@pytest.fixture
+async def two_instances() -> AsyncIterator[tuple[list[int], list[int]]]:
+    """Two keep-alive servers answering 202; the ports and how many requests each took."""
+    counts = [0, 0]
+    servers = []
+
+    def serve_as(n: int) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                    await reader.readexactly(length)
+                    counts[n] += 1
+                    writer.write(_RESPONSE)
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            writer.close()
+
+        return serve
+
+    for n in range(2):
+        servers.append(await asyncio.start_server(serve_as(n), "127.0.0.1", 0))
+    yield [s.sockets[0].getsockname()[1] for s in servers], counts
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+def _spec(ports: list[int], worker: int, workers: int) -> LoadSpec:
+    return LoadSpec(
+        worker=worker, workers=workers, rate=200.0, duration_s=0.5, start_wall=time.time() + 0.1,
+        host="127.0.0.1", ports=tuple(ports), api_key="k", webhook_secret="s", run="inst", seed=1, leads=50,
+        forms_only=True, fresh_rank_a=False, max_connections=8, timeout_s=5.0,
+    )  # fmt: skip
+
+
+async def test_one_generator_alternates_its_requests_over_the_instances(
+    two_instances: tuple[list[int], list[int]],
+) -> None:
+    ports, counts = two_instances
+    result = await _generate(_spec(ports, worker=0, workers=1))
+    assert result.sent == 100
+    assert sum(result.statuses.values()) == 100
+    assert counts == [50, 50]
+
+
+async def test_each_of_two_generators_uses_both_instances(two_instances: tuple[list[int], list[int]]) -> None:
+    # Two generators share one schedule (every other index); each still alternates, so neither instance gets
+    # one generator's whole share
+    ports, counts = two_instances
+    first = await _generate(_spec(ports, worker=0, workers=2))
+    assert first.sent == 50
+    assert counts == [25, 25]
+    second = await _generate(_spec(ports, worker=1, workers=2))
+    assert second.sent == 50
+    assert counts == [50, 50]
+
+
+def test_a_services_instances_add_up_to_its_cpu_and_each_keeps_its_peak_rss(tmp_path: Path) -> None:
+    # Given a layout whose ingest runs as two instances (this process and a busy child)
+    lay = dataclasses.replace(stack.layout_for_tests(9), home=tmp_path)
+    lay.run.mkdir(parents=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time\nend = time.time() + 30\nwhile time.time() < end: pass"]
+    )
+    try:
+        (lay.run / "ingest.pid").write_text(str(os.getpid()))
+        (lay.run / "ingest-2.pid").write_text(str(child.pid))
+        time.sleep(0.3)
+        # When a snapshot is taken
+        snap = ProcessWatch(lay).snapshot()
+        watch = ProcessWatch(lay)
+        watch.snapshot()
+        own, other = cpu_seconds(os.getpid()), cpu_seconds(child.pid)
+        # Then the service's CPU is both processes' (read a moment apart: within a tenth of a second) …
+        assert own is not None
+        assert other is not None
+        assert other > 0.1
+        assert snap["ingest"] == pytest.approx(own + other, abs=0.1)
+        # … and each instance's peak RSS is kept under its own name
+        assert set(watch.peak_mb) == {"ingest", "ingest-2"}
+    finally:
+        child.kill()
+        child.wait()
