@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -16,38 +15,16 @@ import pytest
 from bench.loadgen import LoadSpec, _generate
 from bench.procs import ProcessWatch, cpu_seconds
 from leadflow import stack
+from tests.bench.servers import keep_alive_server
 
-_RESPONSE = b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}"
+Instances = tuple[list[int], Callable[[], list[int]]]
 
 
 @pytest.fixture
-async def two_instances() -> AsyncIterator[tuple[list[int], list[int]]]:
-    """Two keep-alive servers answering 202; the ports and how many requests each took."""
-    counts = [0, 0]
-    servers = []
-
-    def serve_as(n: int) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
-        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                while True:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                    await reader.readexactly(length)
-                    counts[n] += 1
-                    writer.write(_RESPONSE)
-                    await writer.drain()
-            except (asyncio.IncompleteReadError, ConnectionError):
-                pass
-            writer.close()
-
-        return serve
-
-    for n in range(2):
-        servers.append(await asyncio.start_server(serve_as(n), "127.0.0.1", 0))
-    yield [s.sockets[0].getsockname()[1] for s in servers], counts
-    for server in servers:
-        server.close()
-        await server.wait_closed()
+async def two_instances() -> AsyncIterator[Instances]:
+    """Two keep-alive servers answering 202: their ports, and how many requests each has taken so far."""
+    async with keep_alive_server(lambda: None) as (a, a_served), keep_alive_server(lambda: None) as (b, b_served):
+        yield [a, b], lambda: [sum(a_served), sum(b_served)]
 
 
 def _spec(ports: list[int], worker: int, workers: int) -> LoadSpec:
@@ -59,25 +36,27 @@ def _spec(ports: list[int], worker: int, workers: int) -> LoadSpec:
 
 
 async def test_one_generator_alternates_its_requests_over_the_instances(
-    two_instances: tuple[list[int], list[int]],
+    two_instances: Instances,
 ) -> None:
     ports, counts = two_instances
     result = await _generate(_spec(ports, worker=0, workers=1))
     assert result.sent == 100
     assert sum(result.statuses.values()) == 100
-    assert counts == [50, 50]
+    assert counts() == [50, 50]
 
 
-async def test_each_of_two_generators_uses_both_instances(two_instances: tuple[list[int], list[int]]) -> None:
+async def test_each_of_two_generators_uses_both_instances(
+    two_instances: Instances,
+) -> None:
     # Two generators share one schedule (every other index); each still alternates, so neither instance gets
     # one generator's whole share
     ports, counts = two_instances
     first = await _generate(_spec(ports, worker=0, workers=2))
     assert first.sent == 50
-    assert counts == [25, 25]
+    assert counts() == [25, 25]
     second = await _generate(_spec(ports, worker=1, workers=2))
     assert second.sent == 50
-    assert counts == [50, 50]
+    assert counts() == [50, 50]
 
 
 def test_a_services_instances_add_up_to_its_cpu_and_each_keeps_its_peak_rss(tmp_path: Path) -> None:
