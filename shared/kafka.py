@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -185,11 +185,50 @@ class OutgoingMessage:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
+# From this many records a publish builds its record batches itself, one per partition (aiokafka's create_batch /
+# send_batch), instead of a send() per record: half the producer's CPU per record (a future, an accumulator lookup
+# and a partitioner call each). Fewer, as a single post's one, go through send(), where concurrent publishes
+# share batches by lingering.
+BATCHED_SEND_MIN = 32
+
+# (topic, key, value, headers) of one record to publish
+OutgoingRecord: TypeAlias = tuple[str, bytes, bytes, Sequence[tuple[str, bytes]]]
+
+
+async def send_records(producer: AIOKafkaProducer, records: Sequence[OutgoingRecord]) -> list[asyncio.Future[object]]:
+    """Enqueue the records; the futures resolve when the broker acknowledged them (one per record or per batch).
+
+    Batched, each record goes to the partition send() would give its key, and each partition's records keep the
+    order given.
+    """
+    if len(records) < BATCHED_SEND_MIN:
+        return [
+            await producer.send(topic, value, key=key, headers=list(headers) or None)
+            for topic, key, value, headers in records
+        ]
+    partitions_of: dict[str, list[int]] = {}
+    open_batches: dict[tuple[str, int], Any] = {}
+    futures: list[asyncio.Future[object]] = []
+    for topic, key, value, headers in records:
+        partitions = partitions_of.get(topic)
+        if partitions is None:
+            partitions = partitions_of[topic] = list(await producer.partitions_for(topic))  # as send() lists them
+        where = (topic, partition_for_key(key, partitions))
+        batch = open_batches.get(where)
+        if batch is None or batch.append(timestamp=None, key=key, value=value, headers=list(headers)) is None:
+            if batch is not None:  # full: send it, and start the next one for this partition
+                futures.append(await producer.send_batch(batch, where[0], partition=where[1]))
+            batch = open_batches[where] = producer.create_batch()
+            if batch.append(timestamp=None, key=key, value=value, headers=list(headers)) is None:
+                raise ValueError(f"a record of {len(value)} bytes is larger than a record batch")
+    for (topic, partition), batch in open_batches.items():
+        futures.append(await producer.send_batch(batch, topic, partition=partition))
+    return futures
+
+
 async def publish_all(producer: AIOKafkaProducer, messages: Sequence[OutgoingMessage]) -> None:
     """Send every message and wait until the broker acknowledged all of them."""
-    futures = [
-        await producer.send(m.topic, m.value, key=m.key.encode(), headers=list(m.headers) or None) for m in messages
-    ]
+    futures = await send_records(producer, [(m.topic, m.key.encode(), m.value, m.headers) for m in messages])
     if futures:
         await asyncio.gather(*futures)
 

@@ -14,10 +14,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from services.ingest.domain import to_lead_event
-from services.ingest.producer import BATCHED_PUBLISH_MIN, EventPublisher
+from services.ingest.producer import EventPublisher
 from services.ingest.schemas import BehaviorEvent
 from shared.events import Channel, LeadEvent, Topics, decode
-from shared.kafka import KeyHashCachingPartitioner, Publisher, partition_for_key
+from shared.kafka import BATCHED_SEND_MIN, KeyHashCachingPartitioner, Publisher, partition_for_key
 from tests.conftest import StackUrls
 
 pytestmark = pytest.mark.integration
@@ -97,7 +97,7 @@ async def test_a_large_publish_lands_once_each_on_its_keys_partition_in_order(st
     run = uuid.uuid4().hex[:8]
     events = _events(run, people=25, per_person=12)
     alone, batch = [events[0]], events[1:]
-    assert len(batch) >= BATCHED_PUBLISH_MIN
+    assert len(batch) >= BATCHED_SEND_MIN
     # When they are read back from the topic
     found, numbers = await _publish_and_read(stack_urls, [alone, batch])
     # Then each event is there once, with its headers, on the partition its key gives (the one send() used)
