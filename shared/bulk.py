@@ -14,30 +14,49 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.sql.dml import Insert
 
 from shared.db import json_text
+
+
+def _from_arrays(table: sa.Table, names: Sequence[str], json_columns: Collection[str]) -> PgInsert:
+    """INSERT INTO table (names) SELECT FROM unnest(:name, …): each column one array parameter named after it."""
+    columns = [table.c[n] for n in names]
+
+    def array_type(column: sa.Column[Any]) -> ARRAY[Any]:
+        return ARRAY(sa.Text if column.name in json_columns else column.type)
+
+    unnested = (
+        sa.func.unnest(*(sa.bindparam(c.name, type_=array_type(c)) for c in columns))
+        .table_valued(*(sa.column(c.name, sa.Text if c.name in json_columns else c.type) for c in columns))
+        .render_derived(name="batch")
+    )
+    return insert(table).from_select(
+        list(names), sa.select(*(sa.cast(unnested.c[n], JSONB) if n in json_columns else unnested.c[n] for n in names))
+    )
 
 
 def upsert_statement(table: sa.Table, key: str, json_columns: Collection[str]) -> Insert:
     """Insert every column of ``table`` from arrays named after the columns; on a ``key`` conflict, replace the
     row's other columns."""
     names = [c.name for c in table.columns]
-
-    def array_type(column: sa.Column[Any]) -> ARRAY[Any]:
-        return ARRAY(sa.Text if column.name in json_columns else column.type)
-
-    unnested = (
-        sa.func.unnest(*(sa.bindparam(c.name, type_=array_type(c)) for c in table.columns))
-        .table_valued(*(sa.column(c.name, sa.Text if c.name in json_columns else c.type) for c in table.columns))
-        .render_derived(name="batch")
-    )
-    statement = insert(table).from_select(
-        names, sa.select(*(sa.cast(unnested.c[n], JSONB) if n in json_columns else unnested.c[n] for n in names))
-    )
+    statement = _from_arrays(table, names, json_columns)
     return statement.on_conflict_do_update(
         index_elements=[key], set_={n: statement.excluded[n] for n in names if n != key}
     )
+
+
+def insert_new_statement(table: sa.Table, names: Sequence[str], key: str) -> Insert:
+    """Insert these columns of ``table`` from arrays named after them; a row whose ``key`` exists is left as it
+    is (a redelivery). The other columns take their defaults."""
+    return _from_arrays(table, names, ()).on_conflict_do_nothing(index_elements=[key])
+
+
+def any_text(column: sa.ColumnElement[str], values: Sequence[str]) -> sa.ColumnElement[bool]:
+    """``column = ANY(:values)``: one array parameter instead of an IN list, so any number of values is one
+    statement (an expanding IN is rewritten for each count)."""
+    return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(sa.Text)))
 
 
 def column_arrays(

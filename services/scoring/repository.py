@@ -15,16 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.metrics import UNREADABLE_EVENTS
 from services.scoring.models import jobs, lead_events, leads, stage_history
-from shared.bulk import column_arrays, upsert_statement
+from shared.bulk import any_text, column_arrays, upsert_statement
 from shared.events import EventKind, LeadEvent, Rank, Stage, Temperature
 from shared.logging import log_fields
 
 log = logging.getLogger(__name__)
-
-
-def _any(column: sa.ColumnElement[str], values: Sequence[str]) -> sa.ColumnElement[bool]:
-    # one array parameter instead of one parameter per id: a batch of any size stays one statement
-    return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(sa.Text)))
 
 
 # One statement whatever the batch size: the batch travels as five arrays, unnested into rows on the server.
@@ -115,7 +110,7 @@ async def events_of(
     # the payload as JSON text, parsed by pydantic in one step (not decoded to Python values, then validated)
     result = await session.execute(
         sa.select(lead_events.c.lead_id, lead_events.c.event_id, sa.cast(lead_events.c.payload, sa.Text)).where(
-            _any(lead_events.c.lead_id, lead_ids)
+            any_text(lead_events.c.lead_id, lead_ids)
         )
     )
     out: dict[str, list[LeadEvent]] = defaultdict(list)
@@ -144,7 +139,7 @@ async def lock_stages(session: AsyncSession, lead_ids: Sequence[str]) -> dict[st
     lead; only the stage is read, the rest of the row is about to be replaced."""
     stmt = (
         sa.select(leads.c.lead_id, leads.c.stage)
-        .where(_any(leads.c.lead_id, lead_ids))
+        .where(any_text(leads.c.lead_id, lead_ids))
         .order_by(leads.c.lead_id)
         .with_for_update()
     )
@@ -206,7 +201,7 @@ async def lock_page(
         leads.c.lead_id > after, condition
     )
     if only is not None:
-        stmt = stmt.where(_any(leads.c.lead_id, only))
+        stmt = stmt.where(any_text(leads.c.lead_id, only))
     stmt = stmt.order_by(leads.c.lead_id).limit(limit).with_for_update(skip_locked=True)
     return list(await session.execute(stmt))
 
@@ -215,7 +210,7 @@ async def count_stale(session: AsyncSession, model_version: str, only: Sequence[
     """How many leads were scored by a model version other than this one."""
     stmt = sa.select(sa.func.count()).select_from(leads).where(leads.c.model_version != model_version)
     if only is not None:
-        stmt = stmt.where(_any(leads.c.lead_id, only))
+        stmt = stmt.where(any_text(leads.c.lead_id, only))
     return int((await session.execute(stmt)).scalar_one())
 
 
