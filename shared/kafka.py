@@ -215,12 +215,13 @@ async def send_records(producer: AIOKafkaProducer, records: Sequence[OutgoingRec
             partitions = partitions_of[topic] = list(await producer.partitions_for(topic))  # as send() lists them
         where = (topic, partition_for_key(key, partitions))
         batch = open_batches.get(where)
-        if batch is None or batch.append(timestamp=None, key=key, value=value, headers=list(headers)) is None:
-            if batch is not None:  # full: send it, and start the next one for this partition
-                futures.append(await producer.send_batch(batch, where[0], partition=where[1]))
-            batch = open_batches[where] = producer.create_batch()
-            if batch.append(timestamp=None, key=key, value=value, headers=list(headers)) is None:
-                raise ValueError(f"a record of {len(value)} bytes is larger than a record batch")
+        if batch is not None and batch.append(timestamp=None, key=key, value=value, headers=list(headers)):
+            continue
+        if batch is not None:  # full: send it, and start the next one for this partition
+            futures.append(await producer.send_batch(batch, topic, partition=where[1]))
+        batch = open_batches[where] = producer.create_batch()
+        # an empty record batch takes a first record of any size, as send()'s do (the broker's limit still holds)
+        batch.append(timestamp=None, key=key, value=value, headers=list(headers))
     for (topic, partition), batch in open_batches.items():
         futures.append(await producer.send_batch(batch, topic, partition=partition))
     return futures

@@ -70,3 +70,37 @@ async def test_a_large_publish_over_two_topics_keeps_partitions_order_and_header
     assert all(len(p) == 1 for p in partitions.values())
     assert all(seq == [0, 1, 2, 3, 4, 5] for seq in sequence.values())
     assert len({p for (t, _), ps in partitions.items() if t.endswith("-b") for p in ps}) > 1
+
+
+async def test_a_record_larger_than_a_record_batch_is_published_in_its_place(stack_urls: StackUrls) -> None:
+    # Given 40 records of one key, the 20th of 300 KB (the producer's record batches are 256 KB)
+    run = uuid.uuid4().hex[:8]
+    topic = f"leadflow.test.large-{run}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack_urls.kafka)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 2, 1)])
+    producer = create_producer(stack_urls.kafka, client_id="test-publish-large")
+    await producer.start()
+    sizes = [300_000 if n == 19 else 100 for n in range(40)]
+    try:
+        # When they are published in one call
+        await publish_all(producer, [OutgoingMessage(str(n), topic, "k", b"%d:" % n + b"x" * size)
+                                     for n, size in enumerate(sizes)])  # fmt: skip
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=stack_urls.kafka, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            values: list[bytes] = []
+            async with asyncio.timeout(30):
+                while len(values) < len(sizes):
+                    values += [
+                        r.value for records in (await consumer.getmany(timeout_ms=500)).values() for r in records
+                    ]
+        finally:
+            await consumer.stop()
+    finally:
+        await producer.stop()
+        await admin.delete_topics([topic])
+        await admin.close()
+    # Then all arrive once, in order, the large one whole
+    assert [int(v.split(b":")[0]) for v in values] == list(range(40))
+    assert [len(v) - len(b"%d:" % n) for n, v in enumerate(values)] == sizes
