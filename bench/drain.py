@@ -24,7 +24,7 @@ from services.notifier.settings import default_consumer_groups
 from services.router.settings import RouterSettings
 from services.scoring.settings import ScoringSettings
 from shared.events import CloudEventType, Topics
-from shared.kafka import create_producer
+from shared.kafka import create_producer, publish_stream
 from shared.lag import LagProbe
 from shared.normalize import lead_id_for
 
@@ -123,17 +123,20 @@ async def prefill(bootstrap: str, *, events: int, leads: int, seed: int, run: st
     try:
         now = datetime.now(UTC)
         mix = Mix(seed=seed, run=run, leads=leads)
-        futures = []
+        headers = (("correlation_id", b"bench-prefill"), ("ce_type", CloudEventType.LEAD_EVENT.encode()))
         # A month of history, oldest first, so decay and frequency caps see realistic spacing.
-        for post in mix.stream(events, start=now - timedelta(days=30), span=timedelta(days=30)):
-            value = lead_event_record(post.body, post.endpoint, now)
-            headers = [("correlation_id", b"bench-prefill"), ("ce_type", CloudEventType.LEAD_EVENT.encode())]
-            key = lead_id_for(post.email).encode()
-            futures.append(await producer.send(Topics.EVENTS, value, key=key, headers=headers))
-            if len(futures) >= 5000:
-                await asyncio.gather(*futures)
-                futures = []
-        await asyncio.gather(*futures)
+        await publish_stream(
+            producer,
+            (
+                (
+                    Topics.EVENTS,
+                    lead_id_for(post.email).encode(),
+                    lead_event_record(post.body, post.endpoint, now),
+                    headers,
+                )
+                for post in mix.stream(events, start=now - timedelta(days=30), span=timedelta(days=30))
+            ),
+        )
     finally:
         await producer.stop()
     return time.perf_counter() - started

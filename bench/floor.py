@@ -23,24 +23,20 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
-import httpx
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.procs import cpu_delta, cpu_seconds
+from bench.kafka_limit import delete_topic, ensure_topic
+from bench.procs import cpu_delta, cpu_seconds, pid_of
 from leadflow import stack
-from shared.kafka import create_producer
+from shared.kafka import create_producer, publish_stream, send_records
 
-REPO = Path(__file__).resolve().parent.parent
 HTTP_TOPIC = "leadflow.bench.floor-http"
 _RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
@@ -123,35 +119,16 @@ def run_wrk(
     return WrkFigures(rate, non_2xx, errors, seconds, cpu_delta(cpu_before, cpu_after))
 
 
-def start_floor_app(lay: stack.Layout, port: int) -> subprocess.Popen[bytes]:
-    """The bare HTTP → Kafka app under ingest's uvicorn flags, ready to take requests."""
-    env = {**os.environ, "FLOOR_BOOTSTRAP": stack.kafka_bootstrap(lay), "FLOOR_TOPIC": HTTP_TOPIC,
-           "PYTHONPATH": str(REPO)}  # fmt: skip
-    argv = [
-        sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--host", "127.0.0.1", "--port", str(port),
-        "--no-access-log", "--loop", "uvloop", "--http", "httptools", "--log-level", "warning",
-    ]  # fmt: skip
-    proc = subprocess.Popen(argv, cwd=REPO, env=env)  # noqa: S603 - fixed argv
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise FloorError(f"the floor app exited {proc.returncode} while starting")
-        try:
-            httpx.post(f"http://127.0.0.1:{port}/single", content=b"{}", timeout=2)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise FloorError("the floor app did not answer within 30 s")
+FLOOR_PROCESS = "floor"  # its pid and log in the stack's run and logs folders, as a service's
 
 
-def stop_floor_app(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+def start_floor_app(lay: stack.Layout, port: int) -> stack.ServiceSpec:
+    """The bare HTTP → Kafka app under the services' uvicorn options, ready to take requests."""
+    env = {**os.environ, "FLOOR_BOOTSTRAP": stack.kafka_bootstrap(lay), "FLOOR_TOPIC": HTTP_TOPIC}
+    stack.start_app(lay, FLOOR_PROCESS, "bench.floor_app:app", port, env)
+    spec = stack.ServiceSpec(FLOOR_PROCESS, port)
+    stack.wait_service(lay, spec, timeout_s=30)
+    return spec
 
 
 @dataclass(frozen=True)
@@ -194,10 +171,10 @@ def http_floor(
 
     app = start_floor_app(lay, floor_port)
     try:
-        bare = f"http://127.0.0.1:{floor_port}"
-        bare_single, bare_batch = drive(bare, "/single", form, app.pid), drive(bare, "/batch", batch, app.pid)
+        pid = pid_of(lay, app.process)
+        bare_single, bare_batch = drive(app.url, "/single", form, pid), drive(app.url, "/batch", batch, pid)
     finally:
-        stop_floor_app(app)
+        stack.stop_service(lay, app)
     real = f"http://127.0.0.1:{ingest_port}"
     return HttpFloor(
         bare_single=bare_single,
@@ -261,27 +238,20 @@ async def consumer_floor(
     services_cpu: CpuProbe,
     read_history: bool = False,
     max_records: int = 2000,
+    timeout_s: float = 900,
 ) -> ConsumerFloor:
     """Fill a topic, then drain it doing only what every consumer must: store, publish, commit (see above)."""
     run = uuid.uuid4().hex[:8]
     topic_in, topic_out = f"leadflow.bench.floor-in.{run}", f"leadflow.bench.floor-out.{run}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="leadflow-bench-floor")
-    await admin.start()
-    await admin.create_topics([NewTopic(t, 6, 1) for t in (topic_in, topic_out)])
+    for topic in (topic_in, topic_out):
+        await ensure_topic(bootstrap, topic)
     producer = create_producer(bootstrap, client_id="leadflow-bench-floor")
     await producer.start()
     conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         for ddl in _DDL:
             await conn.execute(ddl)
-        pending = []
-        for n in range(records):
-            key, value = _record(run, n, leads, record_size)
-            pending.append(await producer.send(topic_in, value, key=key))
-            if len(pending) >= 10_000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
+        await publish_stream(producer, ((topic_in, *_record(run, n, leads, record_size), ()) for n in range(records)))
 
         consumer = AIOKafkaConsumer(
             topic_in, bootstrap_servers=bootstrap, group_id=f"floor-{run}", enable_auto_commit=False,
@@ -295,29 +265,11 @@ async def consumer_floor(
                 return {**services_cpu(), "app": time.process_time()}
 
             started, cpu_started = time.perf_counter(), cpu()
-            while done < records:
-                batches = await consumer.getmany(timeout_ms=500, max_records=max_records)
-                fetched = [r for part in batches.values() for r in part]
-                if not fetched:
-                    continue
-                ids, lead_ids, payloads = [], [], []
-                last: dict[str, str] = {}
-                for r in fetched:
-                    text = r.value.decode()
-                    lead = r.key.decode()
-                    ids.append(f"{r.topic}/{r.partition}/{r.offset}")
-                    lead_ids.append(lead)
-                    payloads.append(text)
-                    last[lead] = text
-                async with conn.transaction():
-                    await conn.fetch(_INSERT, ids, lead_ids, payloads)
-                    if read_history:
-                        await conn.fetch(_HISTORY, list(last))
-                    await conn.execute(_UPSERT, list(last), list(last.values()))
-                sent = [await producer.send(topic_out, v.encode(), key=k.encode()) for k, v in last.items()]
-                await asyncio.gather(*sent)
-                await consumer.commit()
-                done += len(fetched)
+            async with asyncio.timeout(timeout_s):
+                while done < records:
+                    done += await _store_and_publish(
+                        consumer, conn, producer, topic_out, read_history=read_history, max_records=max_records
+                    )
             return ConsumerFloor(done, time.perf_counter() - started, cpu_delta(cpu_started, cpu()))
         finally:
             await consumer.stop()
@@ -325,5 +277,40 @@ async def consumer_floor(
         await conn.execute(_DROP)
         await conn.close()
         await producer.stop()
-        await admin.delete_topics([topic_in, topic_out])
-        await admin.close()
+        for topic in (topic_in, topic_out):
+            await delete_topic(bootstrap, topic)
+
+
+async def _store_and_publish(
+    consumer: AIOKafkaConsumer,
+    conn: asyncpg.Connection,
+    producer: AIOKafkaProducer,
+    topic_out: str,
+    *,
+    read_history: bool,
+    max_records: int,
+) -> int:
+    """One fetch: stored in one transaction, a record per lead published, the offsets committed; how many."""
+    batches = await consumer.getmany(timeout_ms=500, max_records=max_records)
+    fetched = [r for part in batches.values() for r in part]
+    if not fetched:
+        return 0
+    ids, lead_ids, payloads = [], [], []
+    last: dict[str, str] = {}
+    for r in fetched:
+        text = r.value.decode()
+        lead = r.key.decode()
+        ids.append(f"{r.topic}/{r.partition}/{r.offset}")
+        lead_ids.append(lead)
+        payloads.append(text)
+        last[lead] = text
+    async with conn.transaction():
+        await conn.fetch(_INSERT, ids, lead_ids, payloads)
+        if read_history:
+            await conn.fetch(_HISTORY, list(last))
+        await conn.execute(_UPSERT, list(last), list(last.values()))
+    # published as LeadFlow's consumers publish their outbox (publish_all → send_records)
+    records = [(topic_out, k.encode(), v.encode(), ()) for k, v in last.items()]
+    await asyncio.gather(*await send_records(producer, records))
+    await consumer.commit()
+    return len(fetched)

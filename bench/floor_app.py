@@ -1,7 +1,7 @@
 """The least an ingest endpoint can do in Python: read the body, publish it durably, answer 202.
 
-A bare ASGI app (no framework, no validation, no database) under the same uvicorn, uvloop, httptools and
-producer settings as ingest. ``bench/floor.py`` runs it under wrk: its rate is the ceiling of any Python
+A bare ASGI app (no framework, no validation, no database) under the same uvicorn options (``stack.uvicorn_argv``)
+and producer settings as ingest. ``bench/floor.py`` runs it under wrk: its rate is the ceiling of any Python
 service that answers only after Kafka acknowledged, on this machine, with Kafka beside it.
 
 ``POST /single``: the body is one record. ``POST /batch``: the body is ``{"events": [...]}`` as ingest's batch
@@ -48,6 +48,10 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 await _producer.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    if scope["method"] == "GET":  # /readyz: the producer started with the lifespan, before any request
+        await send({**_ACCEPTED, "status": 200})
+        await send(_BODY)
+        return
     body = await _read_body(receive)
     if scope["path"] == "/batch":
         events = orjson.loads(body)["events"]

@@ -45,6 +45,10 @@ DEFAULT_TARGETS: dict[str, Target] = {
 }
 
 
+# The most instances of a service the bench runs and looks for (instance N of ingest listens on its port
+# + 10 × (N − 1), below the floor app's port).
+MAX_INSTANCES = 4
+
 PHASES = ("kafka", "floor", "ingest", "alert", "drain")
 
 

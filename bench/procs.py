@@ -11,12 +11,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.plan import MAX_INSTANCES
 from leadflow import stack
 
 PROC = Path("/proc")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 TRACKED = ("ingest", "scoring", "router", "notifier", "kafka", "standins")
-MAX_INSTANCES = 4  # a service's extra instances (``ingest-2`` …) are looked for up to this one
 
 
 def parse_vm_hwm_kb(status_text: str) -> int | None:

@@ -22,7 +22,7 @@ from typing import Any
 from bench import alert, drain, floor, ingest, kafka_limit
 from bench.loadgen import LoadSpec, constant_rate, prepare
 from bench.machine import load_average, machine_facts
-from bench.plan import BenchPlan
+from bench.plan import MAX_INSTANCES, BenchPlan
 from bench.procs import ProcessWatch, cpu_delta, pid_of
 from bench.report import RESULTS_DIR, Figure, build_result, render_table, write_result
 from bench.stats import per_thousand
@@ -46,7 +46,6 @@ FLOOR_BATCH = "floor.http_batch.events_per_s"
 FLOOR_CONSUMER = "floor.consumer.records_per_s"
 FLOOR_CONSUMER_HISTORY = "floor.consumer_history.records_per_s"
 FLOOR_PORT_OFFSET = 50  # the floor app listens beside the slot's ingest
-MAX_INGEST_INSTANCES = 4  # instance N listens on ingest's port + 10 × (N − 1): below the floor app's port
 
 
 def say(message: str) -> None:
@@ -453,7 +452,7 @@ def execute(plan: BenchPlan, *, output_dir: Path = RESULTS_DIR, argv: list[str] 
         stack.reset(lay)
     else:
         # services started before this run may run older code; so may extra ingest instances
-        for spec in (*lay.services, *(lay.service("ingest", n) for n in range(2, MAX_INGEST_INSTANCES + 1))):
+        for spec in (*lay.services, *(lay.service("ingest", n) for n in range(2, MAX_INSTANCES + 1))):
             stack.stop_service(lay, spec)
     config = write_team_config(lay.config_dir, lay.home / "bench-config", plan.team_reps)
     say(f"Routing to a team of {plan.team_reps} reps ({config / 'routing.yaml'})")

@@ -581,17 +581,26 @@ def service_ready(url: str) -> bool:
         return False
 
 
+def uvicorn_argv(app: str, port: int) -> list[str]:
+    """How the stack runs an ASGI app: the services' uvicorn options, as in the image (Dockerfile)."""
+    return [
+        sys.executable, "-m", "uvicorn", app,
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--timeout-graceful-shutdown", "10",
+        "--timeout-keep-alive", "75",  # as in the image (Dockerfile): idle connections are the client's to close
+        "--loop", "uvloop", "--http", "httptools",  # explicit: fail loudly rather than fall back to the slow ones
+    ]  # fmt: skip
+
+
+def start_app(lay: Layout, process: str, app: str, port: int, env: Mapping[str, str]) -> None:
+    """Start an ASGI app under the services' uvicorn options, its pid and log kept as ``process``'s."""
+    _spawn(lay, process, uvicorn_argv(app, port), env=env)
+
+
 def start_service(lay: Layout, spec: ServiceSpec, extra_env: Mapping[str, str] | None = None) -> bool:
     """Start one service process under uvicorn unless it already runs; returns whether it was started."""
     if _read_pid(lay, spec.process) is not None or _port_open(spec.port):
         return False
-    argv = [
-        sys.executable, "-m", "uvicorn", f"services.{spec.name}.app:app",
-        "--host", "127.0.0.1", "--port", str(spec.port), "--no-access-log", "--timeout-graceful-shutdown", "10",
-        "--timeout-keep-alive", "75",  # as in the image (Dockerfile): idle connections are the client's to close
-        "--loop", "uvloop", "--http", "httptools",  # explicit: fail loudly rather than fall back to the slow ones
-    ]  # fmt: skip
-    _spawn(lay, spec.process, argv, env={**service_env(lay), **(extra_env or {})})
+    start_app(lay, spec.process, f"services.{spec.name}.app:app", spec.port, {**service_env(lay), **(extra_env or {})})
     return True
 
 

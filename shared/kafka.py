@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
@@ -225,6 +226,17 @@ async def send_records(producer: AIOKafkaProducer, records: Sequence[OutgoingRec
     for (topic, partition), batch in open_batches.items():
         futures.append(await producer.send_batch(batch, topic, partition=partition))
     return futures
+
+
+async def publish_stream(producer: AIOKafkaProducer, records: Iterable[OutgoingRecord], window: int = 10_000) -> int:
+    """Publish records as they come, ``window`` at a time, each window acknowledged before the next is built (a
+    topic filled for a benchmark or a backfill, without holding it all in memory); returns how many."""
+    published = 0
+    source = iter(records)
+    while chunk := list(itertools.islice(source, window)):
+        await asyncio.gather(*await send_records(producer, chunk))
+        published += len(chunk)
+    return published
 
 
 async def publish_all(producer: AIOKafkaProducer, messages: Sequence[OutgoingMessage]) -> None:

@@ -48,7 +48,7 @@ def _positive_float(text: str) -> float:
 
 def register(sub: Any) -> None:
     """Add `leadflow bench` to the ``leadflow`` parser."""
-    from bench.plan import PHASES
+    from bench.plan import MAX_INSTANCES, PHASES
 
     bench = sub.add_parser(
         "bench",
@@ -66,7 +66,7 @@ def register(sub: Any) -> None:
     bench.add_argument("--alert-rate", type=_positive_int, help="events/s for lead-to-alert latency (full: 1000)")
     bench.add_argument("--alert-seconds", type=_positive_float, help="seconds of lead-to-alert load (full: 60)")
     bench.add_argument(
-        "--ingest-instances", type=int, choices=range(1, 5), metavar="1-4",
+        "--ingest-instances", type=int, choices=range(1, MAX_INSTANCES + 1), metavar=f"1-{MAX_INSTANCES}",
         help="ingest instances the load is spread over, as behind a load balancer (default 1)",
     )  # fmt: skip
     bench.add_argument("--team", type=_positive_int, help="reps in the team routed to (default 240; bench/team.py)")

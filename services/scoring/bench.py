@@ -24,7 +24,7 @@ from shared.consumer import BatchProcessor
 from shared.db import create_engine, session_factory
 from shared.events import Channel, CloudEvent, CloudEventType, EventKind, LeadEvent, Person
 from shared.gc_tuning import tune_gc
-from shared.kafka import ConsumerLoop, OutgoingMessage, create_producer
+from shared.kafka import ConsumerLoop, OutgoingMessage, create_producer, publish_stream
 from shared.outbox import Outbox
 
 _KINDS = (EventKind.EMAIL_OPEN, EventKind.PAGE_VIEW, EventKind.EMAIL_CLICK, EventKind.WEBINAR_ATTENDED,
@@ -97,14 +97,8 @@ async def run_bench(
     try:
         started = time.perf_counter()
         now = datetime.now(UTC)
-        pending = []
-        for n in range(events):
-            cloud = _event(n, leads, run, now)
-            pending.append(await producer.send(topic_in, cloud.to_bytes(), key=cloud.data.lead_id.encode()))
-            if len(pending) >= 10_000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
+        clouds = (_event(n, leads, run, now) for n in range(events))
+        await publish_stream(producer, ((topic_in, c.data.lead_id.encode(), c.to_bytes(), ()) for c in clouds))
         fill_s = time.perf_counter() - started
 
         sessions = session_factory(engine)
