@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -49,18 +49,14 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _EVENT_ROUTE: dict[str, Any] = {"responses": _ERRORS, "openapi_extra": header_docs("X-API-Key", "Idempotency-Key")}
 
 
-async def behavior_principal(
-    request: Request,
-    x_leadflow_timestamp: Annotated[str | None, Header(description="Unix seconds")] = None,
-    x_leadflow_signature: Annotated[str | None, Header(description='sha256=hex(HMAC("<timestamp>.<body>"))')] = None,
-) -> Principal:
+async def behavior_principal(request: Request) -> Principal:
     """Behaviour webhooks are signed: sha256=HMAC(WEBHOOK_SECRET, "<timestamp>.<raw body>")."""
     settings = settings_of(request)
     try:
         verify_leadflow(
             settings.webhook_secret,
-            x_leadflow_timestamp,
-            x_leadflow_signature,
+            request.headers.get("x-leadflow-timestamp"),
+            request.headers.get("x-leadflow-signature"),
             await request.body(),
             now=time.time(),
             tolerance_s=settings.signature_tolerance_s,
@@ -151,7 +147,7 @@ async def post_tradeshow(
     status_code=202,
     response_model=Accepted,
     responses=_ERRORS,
-    openapi_extra=header_docs("Idempotency-Key"),
+    openapi_extra=header_docs("X-LeadFlow-Timestamp", "X-LeadFlow-Signature", "Idempotency-Key"),
 )
 async def post_behavior(
     request: Request,

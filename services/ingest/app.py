@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.ingest import api, imports, metrics, repository, webhooks
 from services.ingest.deps import IngestState
 from services.ingest.intake import Intake
+from services.ingest.lane import EventLane
 from services.ingest.models import SCHEMA
 from services.ingest.producer import EventPublisher
 from services.ingest.ratelimit import TokenBuckets
@@ -283,6 +285,8 @@ def create_app() -> FastAPI:
         "CSV badge lists and sales feedback into one event shape and publishes each durably to Kafka (acks=all, "
         "idempotent) before answering 202. See docs/ingest.md.",
     )
+    # Innermost, inside the request metrics and every check below: last in the list FastAPI builds its stack from.
+    app.user_middleware.append(Middleware(EventLane, owner=app, routes=api.router.routes))
     app.add_middleware(RequestGate)
     app.add_middleware(LoadShedder)  # before the size and type checks: an overloaded door refuses at once
     app.add_middleware(LazyCors)  # outermost: refusals (413, 415, 429, 503) carry CORS headers for the browser too

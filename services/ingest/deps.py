@@ -215,6 +215,8 @@ async def respond(
 _HEADERS = {
     "X-API-Key": "One of INGEST_API_KEYS",
     "X-Form-Key": "A site's public form key (browser posts to POST /v1/events/form only)",
+    "X-LeadFlow-Timestamp": "Unix seconds",
+    "X-LeadFlow-Signature": 'sha256=hex(HMAC(WEBHOOK_SECRET, "<timestamp>.<raw body>"))',
     "Idempotency-Key": "Repeat the same key (within 24 h) to get the first answer back; nothing is published "
     "again. 1-255 printable ASCII characters.",
 }
