@@ -172,7 +172,12 @@ def normalize_phone(value: str | None, default_region: str = "JP") -> str | None
         return text
     if not phonenumbers.is_possible_number(parsed):
         return text
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    # A degenerate number ("0000000000" in Japan) can format to an E.164 that reads back as another number: such
+    # a form is not the number's, and normalizing twice must not change it, so the cleaned text stays instead.
+    if phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.E164) != e164:
+        return text
+    return e164
 
 
 _DECISION_MAKER = re.compile(

@@ -72,6 +72,13 @@ def test_a_corporate_email_domain_outweighs_the_company_name() -> None:
     assert company_key("Totally Different KK", "example.co.jp") == "domain:example.co.jp"
 
 
+def test_a_number_whose_e164_reads_back_as_another_keeps_its_text() -> None:
+    # Given a degenerate number that formats to "+81000000000", which parses back as "+8100000000"
+    # When it is normalized, Then it stays as written, and normalizing again changes nothing
+    assert normalize_phone("0000000000", "JP") == "0000000000"
+    assert normalize_phone(normalize_phone("0000000000", "JP"), "JP") == "0000000000"
+
+
 def test_a_japanese_phone_number_becomes_e164_with_the_default_region() -> None:
     assert normalize_phone("03-1234-5678", "JP") == "+81312345678"
 
