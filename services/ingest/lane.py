@@ -65,17 +65,17 @@ class LaneRoute:
     async def answer(self, request: Request) -> Response:
         """What FastAPI would answer for this route, or the exception it would raise."""
         body: Any = PydanticUndefined
-        raw = await request.body()
-        if raw and _is_json(request.headers.get("content-type")):
-            try:
+        try:
+            raw = await request.body()
+            if raw and _is_json(request.headers.get("content-type")):
                 body = await request.json()
-            except json.JSONDecodeError as exc:
-                error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {}}
-                raise RequestValidationError([{**error, "ctx": {"error": exc.msg}}], body=exc.doc) from exc
-            except Exception as exc:  # not UTF-8, say: FastAPI's answer for a body it cannot read
-                raise HTTPException(400, "There was an error parsing the body") from exc
-        elif raw:
-            body = raw  # not JSON: validation refuses it, as FastAPI's does
+            elif raw:
+                body = raw  # not JSON: validation refuses it, as FastAPI's does
+        except json.JSONDecodeError as exc:
+            error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {}}
+            raise RequestValidationError([{**error, "ctx": {"error": exc.msg}}], body=exc.doc) from exc
+        except Exception as exc:  # not UTF-8, the client gone mid-body: FastAPI's answer for a body it cannot read
+            raise HTTPException(400, "There was an error parsing the body") from exc
         principal = await self.principal(request)
         field = self.route.body_field
         assert field is not None  # lane_routes took only routes with a body

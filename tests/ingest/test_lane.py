@@ -133,3 +133,35 @@ async def test_the_lanes_answers_are_counted_under_their_route_template() -> Non
         # Then the request metrics count it under the route's template and its status
         assert refused.status_code == 422
         assert await _webinar_422s(client) == before + 1
+
+
+async def _status_when_the_client_leaves_mid_body(app: Any) -> int:
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/v1/events/form", "raw_path": b"/v1/events/form", "root_path": "", "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"64"),
+                    (b"x-api-key", JSON_HEADERS["X-API-Key"].encode())],
+        "client": ("198.51.100.7", 40000), "server": ("ingest.test", 80),
+    }  # fmt: skip
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return int(next(m["status"] for m in sent if m["type"] == "http.response.start"))
+
+
+async def test_a_client_gone_mid_body_gets_the_same_answer_from_the_lane() -> None:
+    # Given an ingest instance, and a client that leaves before sending the body it announced
+    async with ingest_in_process({}) as (app, _):
+        # When the request goes through FastAPI's routing and then through the lane
+        get_settings().event_lane = False
+        by_fastapi = await _status_when_the_client_leaves_mid_body(app)
+        get_settings().event_lane = True
+        by_lane = await _status_when_the_client_leaves_mid_body(app)
+    # Then both answer 400 (the body could not be read), never a 500
+    assert by_fastapi == by_lane == 400
