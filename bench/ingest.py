@@ -93,8 +93,11 @@ def _line(result: LoadResult) -> str:
     lat = result.latency
     timing = f"p50 {lat.p50:.1f} ms, p99 {lat.p99:.1f} ms" if lat else "no response"
     errors = ", ".join(f"{n} {kind}" for kind, n in sorted(result.errors.items())) or "0 errors"
-    late = result.generator_late_p99_ms
-    return f"{result.achieved_rate:.0f}/s done, {timing}, {errors}, generator late p99 {late:.1f} ms"
+    late, cores = result.generator_late_p99_ms, result.generator_cores
+    return (
+        f"{result.achieved_rate:.0f}/s done, {timing}, {errors}, generator late p99 {late:.1f} ms, "
+        f"generators {cores:.2f} cores"
+    )
 
 
 @dataclass(frozen=True)

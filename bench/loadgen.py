@@ -53,6 +53,7 @@ class WorkerResult:
     errors: Counter[str] = field(default_factory=Counter)
     lateness_ms: list[float] = field(default_factory=list)
     span_s: float = 0.0
+    cpu_s: float = 0.0  # the generator thread's own CPU: on two cores the harness competes with what it measures
     # Rank-A posts: (lead_id, scheduled wall-clock send time, HTTP status or 0 when it failed).
     rank_a: list[tuple[str, float, int]] = field(default_factory=list)
 
@@ -71,7 +72,13 @@ class LoadResult:
     achieved_rate: float
     generator_late_p99_ms: float
     generator_late_max_ms: float
+    generator_cpu_s: float
     rank_a: list[tuple[str, float, int]]
+
+    @property
+    def generator_cores(self) -> float:
+        """The generators' CPU over the offered duration: how much of the machine the harness itself took."""
+        return self.generator_cpu_s / self.duration_s if self.duration_s else 0.0
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -85,6 +92,8 @@ class LoadResult:
             "achieved_rate": self.achieved_rate,
             "generator_late_p99_ms": self.generator_late_p99_ms,
             "generator_late_max_ms": self.generator_late_max_ms,
+            "generator_cpu_s": self.generator_cpu_s,
+            "generator_cores": self.generator_cores,
         }
 
 
@@ -159,7 +168,10 @@ async def _generate(spec: LoadSpec) -> WorkerResult:
 
 def run_worker(spec: LoadSpec) -> WorkerResult:
     """Entry point of a generator process."""
-    return asyncio.run(_generate(spec))
+    started = time.thread_time()
+    result = asyncio.run(_generate(spec))
+    result.cpu_s = time.thread_time() - started
+    return result
 
 
 def merge(rate: float, duration_s: float, parts: Sequence[WorkerResult]) -> LoadResult:
@@ -184,6 +196,7 @@ def merge(rate: float, duration_s: float, parts: Sequence[WorkerResult]) -> Load
         achieved_rate=ok / span,
         generator_late_p99_ms=percentile(lateness, 99) if lateness else 0.0,
         generator_late_max_ms=max(lateness, default=0.0),
+        generator_cpu_s=sum(p.cpu_s for p in parts),
         rank_a=[item for p in parts for item in p.rank_a],
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.loadgen import LoadSpec, _generate
+from bench.loadgen import LoadSpec, WorkerResult, _generate, merge, run_worker
 from bench.procs import ProcessWatch, cpu_seconds
 from leadflow import stack
 from tests.bench.servers import keep_alive_server
@@ -85,3 +86,25 @@ def test_a_services_instances_add_up_to_its_cpu_and_each_keeps_its_peak_rss(tmp_
     finally:
         child.kill()
         child.wait()
+
+
+async def test_a_generator_reports_the_cpu_its_own_thread_used(two_instances: Instances) -> None:
+    # Given a generator run in a thread of its own, as in its process (the servers run on this test's loop)
+    ports, _ = two_instances
+    started = time.monotonic()
+    result = await asyncio.to_thread(run_worker, _spec(ports, worker=0, workers=1))
+    wall = time.monotonic() - started
+    # Then its CPU is counted, and it cannot exceed the time the thread existed
+    assert result.sent == 100
+    assert 0 < result.cpu_s <= wall
+
+
+def test_merged_generators_report_their_cpu_together() -> None:
+    # Given two generator processes' shares of a 10 s run
+    parts = [WorkerResult(sent=1, cpu_s=1.5), WorkerResult(sent=1, cpu_s=2.5)]
+    # When they are merged
+    merged = merge(100.0, 10.0, parts)
+    # Then the run reports their CPU summed, and as cores over its duration
+    assert merged.generator_cpu_s == 4.0
+    assert merged.generator_cores == pytest.approx(0.4)
+    assert merged.as_dict()["generator_cores"] == pytest.approx(0.4)
