@@ -12,8 +12,9 @@ event route has, ``(request, body, principal)`` with the principal a dependency 
 it does what FastAPI does for that shape, in the same order: parse the JSON (a syntax error is a 422 before
 anything else), resolve the principal (401, 429), validate the body with the route's own field (422 with the
 same locations), call the route's endpoint, and turn an exception into an answer with the app's own exception
-handlers. ``EVENT_LANE=false`` hands every request to FastAPI; tests/ingest/test_lane.py posts the same good
-and bad requests both ways and compares the answers.
+handlers. The routes are api.py's as declared: a dependency added where the router is included (there is
+none) would not run here. ``EVENT_LANE=false`` hands every request to FastAPI; tests/ingest/test_lane.py posts
+the same good and bad requests both ways and compares the answers.
 """
 
 from __future__ import annotations
@@ -92,12 +93,16 @@ class LaneRoute:
         return response
 
 
-def _takes_only_request(call: Any, dependant: Any) -> bool:
+def _reads_parameters(dependant: Any) -> bool:
+    # Path, query, header or cookie parameters: FastAPI would resolve them, the lane does not.
+    return bool(dependant.path_params or dependant.query_params or dependant.header_params or dependant.cookie_params)
+
+
+def _takes_only_request(dependant: Any) -> bool:
     return (
-        inspect.iscoroutinefunction(call)
+        inspect.iscoroutinefunction(dependant.call)
         and dependant.request_param_name is not None
-        and not (dependant.dependencies or dependant.body_params or dependant.path_params or dependant.query_params)
-        and not (dependant.header_params or dependant.cookie_params)
+        and not (dependant.dependencies or dependant.body_params or _reads_parameters(dependant))
     )
 
 
@@ -112,10 +117,8 @@ def lane_routes(routes: Iterable[BaseRoute]) -> dict[str, LaneRoute]:
             continue
         if len(dependant.body_params) != 1 or len(dependant.dependencies) != 1 or dependant.request_param_name is None:
             continue
-        if dependant.path_params or dependant.query_params or dependant.header_params or dependant.cookie_params:
-            continue
         principal = dependant.dependencies[0]
-        if principal.name is None or not _takes_only_request(principal.call, principal):
+        if _reads_parameters(dependant) or principal.name is None or not _takes_only_request(principal):
             continue
         lanes[route.path] = LaneRoute(
             route=route,
