@@ -35,7 +35,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from bench.kafka_limit import delete_topic, ensure_topic
 from bench.procs import cpu_delta, cpu_seconds, pid_of
 from leadflow import stack
-from shared.kafka import create_producer, publish_stream, send_records
+from shared.kafka import OutgoingMessage, create_producer, publish_all, publish_stream
 
 HTTP_TOPIC = "leadflow.bench.floor-http"
 _RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
@@ -309,8 +309,8 @@ async def _store_and_publish(
         if read_history:
             await conn.fetch(_HISTORY, list(last))
         await conn.execute(_UPSERT, list(last), list(last.values()))
-    # published as LeadFlow's consumers publish their outbox (publish_all → send_records)
-    records = [(topic_out, k.encode(), v.encode(), ()) for k, v in last.items()]
-    await asyncio.gather(*await send_records(producer, records))
+    # published as LeadFlow's consumers publish their outbox
+    outgoing = [OutgoingMessage(f"{topic_out}/{lead}", topic_out, lead, value.encode()) for lead, value in last.items()]
+    await publish_all(producer, outgoing)
     await consumer.commit()
     return len(fetched)

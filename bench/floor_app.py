@@ -5,7 +5,8 @@ and producer settings as ingest. ``bench/floor.py`` runs it under wrk: its rate 
 service that answers only after Kafka acknowledged, on this machine, with Kafka beside it.
 
 ``POST /single``: the body is one record. ``POST /batch``: the body is ``{"events": [...]}`` as ingest's batch
-endpoint takes it; each element is published as a record of its own.
+endpoint takes it; each element is published as a record of its own, keyed by its email as ingest keys by lead,
+through the same batched publish as ingest's (``shared.kafka.send_records``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from shared.kafka import create_producer
+from shared.kafka import create_producer, send_records
 
 _TOPIC = os.environ.get("FLOOR_TOPIC", "leadflow.bench.floor-http")
 _BOOTSTRAP = os.environ.get("FLOOR_BOOTSTRAP", "127.0.0.1:9092")
@@ -55,8 +56,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     body = await _read_body(receive)
     if scope["path"] == "/batch":
         events = orjson.loads(body)["events"]
-        futures = [await _producer.send(_TOPIC, orjson.dumps(event)) for event in events]
-        await asyncio.gather(*futures)
+        records = [(_TOPIC, str(e["event"].get("email", "")).encode(), orjson.dumps(e), ()) for e in events]
+        await asyncio.gather(*await send_records(_producer, records))
     else:
         await (await _producer.send(_TOPIC, body))
     await send(_ACCEPTED)

@@ -107,7 +107,7 @@ class KeyHashCachingPartitioner(DefaultPartitioner):
 
     def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
         if key is None:
-            return DefaultPartitioner.__call__(key, all_partitions, available)
+            return super().__call__(key, all_partitions, available)
         return partition_for_key(key, all_partitions)
 
 

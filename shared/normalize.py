@@ -168,16 +168,15 @@ def normalize_phone(value: str | None, default_region: str = "JP") -> str | None
         return None
     try:
         parsed = phonenumbers.parse(text, default_region)
+        if not phonenumbers.is_possible_number(parsed):
+            return text
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        # A degenerate number ("0000000000" in Japan) can format to an E.164 that reads back as another number:
+        # such a form is not the number's, and normalizing twice must not change it, so the cleaned text stays.
+        again = phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.E164)
     except phonenumbers.NumberParseException:
         return text
-    if not phonenumbers.is_possible_number(parsed):
-        return text
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    # A degenerate number ("0000000000" in Japan) can format to an E.164 that reads back as another number: such
-    # a form is not the number's, and normalizing twice must not change it, so the cleaned text stays instead.
-    if phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.E164) != e164:
-        return text
-    return e164
+    return e164 if again == e164 else text
 
 
 _DECISION_MAKER = re.compile(
